@@ -1,0 +1,1 @@
+"""Root pytest configuration (settings are already loaded by pytest-django when this runs)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FulfilConfig(AppConfig):
+    name = "fulfil"
+    verbose_name = "Platform"

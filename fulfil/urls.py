@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import views as account_views
+from fulfil import views
+
+DOMAIN_APPS = ["inventory", "orders", "warehouse", "integrations", "billing", "analytics"]
+
+api_v1 = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *[path("", include(f"{app}.api_urls")) for app in DOMAIN_APPS],
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("app/", account_views.dashboard, name="dashboard"),
+    path("app/account/", include("accounts.urls")),
+    path("api/v1/", include((api_v1, "api"))),
+    *[path(f"app/{app}/", include(f"{app}.urls")) for app in DOMAIN_APPS],
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,170 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.db import transaction
+
+from accounts.models import ApiKey, Membership, Merchant
+from fulfil import outbox
+from fulfil.models import AuditEntry, OutboxEvent
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_production_settings_pass_check_deploy_with_no_warnings():
+    env = {
+        "PATH": os.environ["PATH"],
+        "FULFIL_ENV": "production",
+        "SECRET_KEY": "x" * 20 + "-a-long-random-production-secret-key-0987654321",
+        "ALLOWED_HOSTS": "fulfil.example",
+        "FIELD_ENCRYPTION_KEY": "m0hx7y6mT1Yd8U0rXn3qF2o9zq3l3a5b6c7d8e9f0g0=",
+        "DJANGO_SETTINGS_MODULE": "fulfil.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key():
+    env = {
+        "PATH": os.environ["PATH"],
+        "FULFIL_ENV": "production",
+        "DJANGO_SETTINGS_MODULE": "fulfil.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_signup_verify_profile_dashboard(client):
+    response = client.post(
+        "/accounts/signup/", {"email": "new@shop.example", "password1": "a-strong-pass-123"}
+    )
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    link = next(
+        line for line in mail.outbox[0].body.splitlines() if "/accounts/confirm-email/" in line
+    ).strip()
+    response = client.get(link[link.index("/accounts/") :])
+    assert response.status_code == 302
+    response = client.post(
+        "/app/account/profile/",
+        {
+            "name": "New Shop",
+            "contact_name": "Sam",
+            "street1": "1 A St",
+            "city": "Austin",
+            "postal_code": "73301",
+            "country": "US",
+            "timezone": "UTC",
+            "currency": "USD",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/app/"
+    merchant = Merchant.objects.get(name="New Shop")
+    assert Membership.objects.get(merchant=merchant).role == "owner"
+    page = client.get("/app/").content.decode()
+    assert 'id="onboarding"' in page
+    assert 'data-step="profile"' in page
+
+
+@pytest.mark.django_db
+def test_api_key_auth_and_revocation(membership_a):
+    from tests.conftest import api_client_for
+
+    api = api_client_for(membership_a.user, membership_a)
+    assert api.get("/api/v1/schema/").status_code == 200
+    key = ApiKey.objects.get(user=membership_a.user)
+    assert len(key.key_hash) == 64
+    key.revoked_at = key.created_at
+    key.save()
+    response = api.get("/api/v1/schema/")
+    assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_create_api_key_command_prints_key_last(membership_a, capsys):
+    from django.core.management import call_command
+
+    call_command("create_api_key", membership_a.user.email)
+    raw = capsys.readouterr().out.strip().splitlines()[-1]
+    assert raw.startswith("ful_")
+    assert ApiKey.objects.filter(key_hash=ApiKey.hash(raw), membership=membership_a).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_runs_handlers_after_commit_and_never_for_rollback():
+    seen = []
+
+    @outbox.handles("test.ping")
+    def on_ping(event):
+        seen.append(event.payload["n"])
+
+    with transaction.atomic():
+        outbox.emit("test.ping", {"n": 1})
+
+    def emit_then_fail():
+        with transaction.atomic():
+            outbox.emit("test.ping", {"n": 2})
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        emit_then_fail()
+    assert seen == [1]
+    assert OutboxEvent.objects.get().status == OutboxEvent.Status.DONE
+    assert not OutboxEvent.objects.filter(payload__n=2).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outbox_failed_handler_is_retried_then_visible():
+    calls = {"n": 0}
+
+    @outbox.handles("test.flaky")
+    def flaky(event):
+        calls["n"] += 1
+        raise ValueError("downstream down")
+
+    event = outbox.emit("test.flaky", {})
+    event.refresh_from_db()
+    assert event.status == OutboxEvent.Status.PENDING
+    assert "downstream down" in event.last_error
+    for _ in range(outbox.MAX_ATTEMPTS):
+        outbox.dispatch(event.pk)
+    event.refresh_from_db()
+    assert event.status == OutboxEvent.Status.FAILED
+    assert event.attempts == outbox.MAX_ATTEMPTS
+
+
+@pytest.mark.django_db
+def test_profile_change_is_audited(client_a, merchant_a):
+    client_a.post(
+        "/app/account/profile/",
+        {
+            "name": merchant_a.name,
+            "contact_name": "New Contact",
+            "street1": "1 Main St",
+            "city": "Springfield",
+            "postal_code": "12345",
+            "country": "US",
+            "timezone": "UTC",
+            "currency": "USD",
+        },
+    )
+    entry = AuditEntry.objects.get(object_type="merchant", action="profile_updated")
+    assert entry.after == {"contact_name": "New Contact"}
+    assert entry.before == {"contact_name": "Pat Owner"}
+    assert entry.source == "ui"
+    assert entry.request_id
