@@ -55,7 +55,9 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "warehouse",
+    "warehouse.inbound",
     "integrations",
+    "integrations.carriers",
     "billing",
     "analytics",
 ]

@@ -6,7 +6,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import views as account_views
 from fulfil import views
 
-DOMAIN_APPS = ["inventory", "orders", "warehouse", "integrations", "billing", "analytics"]
+DOMAIN_APPS = [
+    "inventory",
+    "orders",
+    "warehouse",
+    "warehouse.inbound",
+    "integrations",
+    "integrations.carriers",
+    "billing",
+    "analytics",
+]
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -22,7 +31,7 @@ urlpatterns = [
     path("app/", account_views.dashboard, name="dashboard"),
     path("app/account/", include("accounts.urls")),
     path("api/v1/", include((api_v1, "api"))),
-    *[path(f"app/{app}/", include(f"{app}.urls")) for app in DOMAIN_APPS],
+    *[path(f"app/{app.replace('.', '/')}/", include(f"{app}.urls")) for app in DOMAIN_APPS],
 ]
 
 if settings.DEBUG:
