@@ -246,7 +246,7 @@ def celery_worker_process(transactional_db, settings):
                 try:
                     if app.control.ping(timeout=0.5, destination=None):
                         return self
-                except Exception:  # noqa: S110 - broker not ready yet
+                except Exception:
                     pass
                 if self.proc.poll() is not None:
                     raise RuntimeError(
