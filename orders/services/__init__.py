@@ -1,0 +1,54 @@
+"""Every write of the order book. Callers (views, API, channels, the warehouse) import from here:
+
+- import: ``order_import``
+- workflow: ``order_release``, ``order_start_picking``, ``order_mark_packed``, ``order_mark_shipped``,
+  ``order_mark_delivered``, ``order_cancel``, ``order_hold``, ``order_unhold``
+- processing (Celery): ``order_process``, ``order_validate``, ``order_allocate``, ``reconcile_allocation``
+- changes: ``order_change_address``, ``order_change_lines``, ``order_change_service``,
+  ``order_set_priority``, ``order_request_intercept``, ``order_retry``, ``sku_mapping_create``
+"""
+
+from orders.services.changes import (
+    order_cancel,
+    order_change_address,
+    order_change_lines,
+    order_change_service,
+    order_request_intercept,
+    order_retry,
+    order_set_priority,
+    sku_mapping_create,
+)
+from orders.services.importing import order_import
+from orders.services.processing import order_allocate, order_process, order_validate, reconcile_allocation
+from orders.services.workflow import (
+    order_hold,
+    order_mark_delivered,
+    order_mark_packed,
+    order_mark_shipped,
+    order_release,
+    order_start_picking,
+    order_unhold,
+)
+
+__all__ = [
+    "order_allocate",
+    "order_cancel",
+    "order_change_address",
+    "order_change_lines",
+    "order_change_service",
+    "order_hold",
+    "order_import",
+    "order_mark_delivered",
+    "order_mark_packed",
+    "order_mark_shipped",
+    "order_process",
+    "order_release",
+    "order_request_intercept",
+    "order_retry",
+    "order_set_priority",
+    "order_start_picking",
+    "order_unhold",
+    "order_validate",
+    "reconcile_allocation",
+    "sku_mapping_create",
+]

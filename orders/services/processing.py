@@ -1,0 +1,382 @@
+"""What happens after an order arrives, in Celery: validate → route and allocate → (auto) release.
+
+``enqueue_processing`` schedules ``orders.tasks.order_process`` on commit; expedited and overnight orders are
+sent with the top broker priority so they jump the queue of standard ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from fulfil.audit import audit_record
+from orders import routing
+from orders.models import Order, OrderException, OrderLine, OrderSettings, SkuMapping
+from orders.models import OrderStatus as S
+from orders.services import stock
+from orders.services.importing import address_problems
+from orders.services.workflow import check, fully_allocated, lock_order, set_status
+
+log = logging.getLogger(__name__)
+
+BLOCKING_REASONS = (
+    OrderException.Reason.UNKNOWN_SKU,
+    OrderException.Reason.BAD_ADDRESS,
+    OrderException.Reason.MISSING_DATA,
+    OrderException.Reason.CUSTOMS,
+    OrderException.Reason.NO_WAREHOUSE,
+)
+
+
+def enqueue_processing(*, order_id: int, priority: int = 0) -> None:
+    transaction.on_commit(partial(_send, order_id=order_id, priority=priority))
+
+
+def _send(*, order_id: int, priority: int) -> None:
+    from orders.tasks import order_process
+
+    # Redis transport: 0 is the most urgent bucket. Expedited orders carry priority >= 50 (see importing).
+    broker_priority = 0 if priority >= 50 else 6
+    try:
+        order_process.apply_async(kwargs={"order_id": order_id}, priority=broker_priority)
+    except Exception:  # broker down: the sweeper re-queues orders stuck in 'new'
+        log.warning("orders: could not enqueue order %s", order_id, exc_info=True)
+
+
+def settings_for(merchant_id: int) -> OrderSettings:
+    found = OrderSettings.objects.filter(merchant_id=merchant_id).first()
+    return found or OrderSettings(merchant_id=merchant_id)
+
+
+def order_process(*, order_id: int) -> Order | None:
+    """Move a new order as far as it can go on its own. Idempotent: a re-run on an order that moved on
+    does nothing."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return None
+    if order.status in (S.NEW, S.EXCEPTION):
+        order_validate(order=order)
+    if order.status == S.VALIDATED:
+        order_allocate(order=order)
+    if order.status == S.ALLOCATED:
+        auto_release(order_id=order.pk, order=order)
+    return order
+
+
+def auto_release(*, order_id: int, order: Order | None = None) -> None:
+    from orders.services.workflow import order_release
+
+    order = order or Order.objects.filter(pk=order_id).first()
+    if order is None or order.status != S.ALLOCATED:
+        return
+    if settings_for(order.merchant_id).auto_release:
+        order_release(order=order)
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+
+def resolve_products(*, merchant_id: int, channel: str, skus: set[str]) -> dict[str, object]:
+    """SKU (as the channel sent it) → active inventory Product, through SKU mappings when needed."""
+    from inventory.models import Product
+
+    found = {p.sku: p for p in Product.objects.filter(merchant_id=merchant_id, sku__in=skus)}
+    missing = skus - set(found)
+    if missing:
+        mappings = SkuMapping.objects.filter(
+            merchant_id=merchant_id, external_sku__in=missing, channel__in=[channel, ""]
+        ).order_by("-channel")  # a channel-specific mapping wins over an 'any channel' one
+        targets: dict[str, str] = {}
+        for m in mappings:
+            targets.setdefault(m.external_sku, m.product_sku)
+        if targets:
+            products = {
+                p.sku: p
+                for p in Product.objects.filter(merchant_id=merchant_id, sku__in=set(targets.values()))
+            }
+            for external, target in targets.items():
+                if target in products:
+                    found[external] = products[target]
+    return {sku: p for sku, p in found.items() if p.status != "archived"}
+
+
+def order_validate(*, order: Order) -> Order:
+    """new/exception → validated, or → exception with one open ``OrderException`` per problem."""
+    with transaction.atomic():
+        locked = lock_order(order)
+        check(locked, "validate")
+        lines = list(OrderLine.objects.filter(order=locked).order_by("pk"))
+        open_lines = [line for line in lines if line.open_quantity > 0]
+        problems: list[tuple[str, str, str]] = []  # (reason, detail, sku)
+        if not open_lines:
+            problems.append((OrderException.Reason.MISSING_DATA, "The order has no lines.", ""))
+        products = resolve_products(
+            merchant_id=locked.merchant_id, channel=locked.channel, skus={line.sku for line in open_lines}
+        )
+        for line in open_lines:
+            product = products.get(line.sku)
+            if product is None:
+                problems.append(
+                    (
+                        OrderException.Reason.UNKNOWN_SKU,
+                        f"SKU {line.sku!r} matches no product: map it to a product or create it.",
+                        line.sku,
+                    )
+                )
+            elif line.product_id != product.pk:
+                line.product = product
+                line.save(update_fields=["product"])
+        for problem in address_problems(locked.ship_to):
+            problems.append((OrderException.Reason.BAD_ADDRESS, f"Ship-to address: {problem}.", ""))
+        if locked.is_international:
+            for line in open_lines:
+                product = products.get(line.sku)
+                if product is None:
+                    continue
+                missing = [
+                    label
+                    for label, ok in (
+                        ("HS code", product.hs_code),
+                        ("country of origin", product.country_of_origin),
+                        ("customs value", product.value and product.value > 0),
+                    )
+                    if not ok
+                ]
+                if missing:
+                    problems.append(
+                        (
+                            OrderException.Reason.CUSTOMS,
+                            f"International order: {line.sku} has no {', '.join(missing)}.",
+                            line.sku,
+                        )
+                    )
+        now = timezone.now()
+        OrderException.objects.filter(
+            order=locked, resolved_at__isnull=True, reason__in=BLOCKING_REASONS
+        ).update(resolved_at=now, resolution="re-validated")
+        flags = {
+            "is_fragile": locked.is_fragile or any(getattr(p, "fragile", False) for p in products.values()),
+            "is_hazmat": any(getattr(p, "hazmat", False) for p in products.values())
+            or "hazmat" in locked.tags,
+            "custom_packaging": locked.custom_packaging
+            or any(
+                getattr(p, "packaging", "") in ("gift", "own") or getattr(p, "custom_inserts", "")
+                for p in products.values()
+            ),
+            "requires_cold_chain": locked.requires_cold_chain
+            or any(getattr(p, "temperature_max_c", None) is not None for p in products.values()),
+        }
+        if problems:
+            OrderException.objects.bulk_create(
+                [
+                    OrderException(
+                        merchant_id=locked.merchant_id, order=locked, reason=reason, detail=detail, sku=sku
+                    )
+                    for reason, detail, sku in problems
+                ]
+            )
+            flags["exception_reason"] = problems[0][0]
+            if locked.status == S.EXCEPTION:
+                for k, v in flags.items():
+                    setattr(locked, k, v)
+                locked.save(update_fields=[*flags, "updated_at"])
+                audit_record(
+                    obj_type="order",
+                    obj_id=locked.pk,
+                    action="order.revalidated",
+                    merchant_id=locked.merchant_id,
+                    message="; ".join(p[1] for p in problems),
+                )
+            else:
+                set_status(
+                    locked,
+                    S.EXCEPTION,
+                    action="flag_exception",
+                    message="; ".join(p[1] for p in problems),
+                    extra=flags,
+                )
+        else:
+            flags["exception_reason"] = ""
+            set_status(locked, S.VALIDATED, action="validate", extra=flags)
+    order.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return order
+
+
+# --- routing and allocation ---------------------------------------------------------------------------
+
+
+def _warehouses_for(merchant_id: int):
+    from inventory.models import Warehouse
+
+    return list(Warehouse.objects.visible_to(merchant_id).filter(is_active=True).order_by("code"))
+
+
+def _stock_for(merchant_id: int, product_ids: set[int], warehouse_ids: list[int]):
+    """available and inbound per (product, warehouse), one query."""
+    from inventory.models import StockLevel
+
+    stock, inbound = {}, {}
+    levels = StockLevel.objects.filter(
+        merchant_id=merchant_id, product_id__in=product_ids, warehouse_id__in=warehouse_ids
+    )
+    for level in levels:
+        stock[(level.product_id, level.warehouse_id)] = level.available
+        if level.inbound:
+            inbound[(level.product_id, level.warehouse_id)] = (level.inbound, 3)
+    return stock, inbound
+
+
+def build_plan(*, order: Order, lines: list[OrderLine], settings: OrderSettings, now=None) -> routing.Plan:
+    warehouses = _warehouses_for(order.merchant_id)
+    needs = [
+        routing.LineNeed(
+            line_id=line.pk,
+            product_id=line.product_id,
+            sku=line.sku,
+            quantity=line.open_quantity,
+            weight_g=line.product.weight_g if line.product_id else 0,
+            hazmat=bool(line.product_id and line.product.hazmat),
+            cold_chain=bool(line.product_id and line.product.temperature_max_c is not None)
+            or order.requires_cold_chain,
+        )
+        for line in lines
+        if line.open_quantity > 0 and line.product_id
+    ]
+    stock_, inbound = _stock_for(order.merchant_id, {n.product_id for n in needs}, [w.pk for w in warehouses])
+    return routing.plan(
+        lines=needs,
+        warehouses=[
+            routing.WarehouseInfo(
+                id=w.pk,
+                code=w.code,
+                name=w.name,
+                postal_code=w.postal_code,
+                country=w.country,
+                hazmat_certified=w.hazmat_certified,
+                cold_storage=w.cold_storage,
+                cutoff=w.cutoff_time if not isinstance(w.cutoff_time, str) else None,
+                timezone=w.timezone,
+            )
+            for w in warehouses
+        ],
+        stock=stock_,
+        inbound=inbound,
+        dest_postal=order.ship_to_postal_code,
+        dest_country=order.ship_to_country,
+        service=order.shipping_service,
+        settings=routing.RoutingSettings(
+            allow_split=settings.allow_split,
+            max_wait_days=settings.max_wait_days,
+            split_penalty=settings.split_penalty,
+            wait_cost_per_day=settings.wait_cost_per_day,
+            preferred=tuple(settings.preferred_warehouses or ()),
+        ),
+        now=now or timezone.now(),
+    )
+
+
+def order_allocate(*, order: Order) -> Order:
+    """validated → allocated (every line reserved) or backordered (the shortfall waits for stock), after
+    routing picks the warehouse(s). No eligible warehouse → exception."""
+    with transaction.atomic():
+        locked = lock_order(order)
+        check(locked, "allocate")
+        lines = list(
+            OrderLine.objects.filter(order=locked)
+            .select_related("product")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        allocate_lines(order=locked, lines=lines)
+        if locked.status == S.EXCEPTION:
+            pass
+        elif all(line.allocated_quantity >= line.open_quantity for line in lines):
+            set_status(locked, S.ALLOCATED, action="allocate", message=locked.routing.get("reason", ""))
+        else:
+            set_status(locked, S.BACKORDERED, action="backorder", message=locked.routing.get("reason", ""))
+    order.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return order
+
+
+def allocate_lines(*, order: Order, lines: list[OrderLine]) -> None:
+    """Route the open lines and reserve them. Caller holds the order lock and has released any previous
+    reservations it wants replaced."""
+    settings = settings_for(order.merchant_id)
+    plan = build_plan(order=order, lines=lines, settings=settings)
+    if plan.kind == "none":
+        OrderException.objects.create(
+            merchant_id=order.merchant_id,
+            order=order,
+            reason=OrderException.Reason.NO_WAREHOUSE,
+            detail=plan.error,
+        )
+        order.routing = plan.explanation
+        set_status(
+            order,
+            S.EXCEPTION,
+            action="flag_exception",
+            message=plan.error,
+            extra={"exception_reason": OrderException.Reason.NO_WAREHOUSE, "routing": plan.explanation},
+        )
+        return
+    from inventory.models import Warehouse
+
+    warehouses = {
+        w.pk: w
+        for w in Warehouse.objects.filter(
+            pk__in={wh for parts in plan.assignments.values() for wh, _ in parts}
+        )
+    }
+    by_id = {line.pk: line for line in lines}
+    for line_id, parts in plan.assignments.items():
+        line = by_id[line_id]
+        for wh_id, qty in parts:
+            stock.reserve(
+                merchant=order.merchant,
+                line=line,
+                product=line.product,
+                warehouse=warehouses[wh_id],
+                quantity=qty,
+                priority=order.priority,
+                requested_at=order.placed_at,
+            )
+    for line in lines:
+        if line.open_quantity > 0:
+            stock.sync_line(line)
+    order.routing = plan.explanation
+    order.estimated_shipping = plan.cost
+    order.estimated_zone = plan.zone
+    order.promised_delivery = plan.promised
+    order.is_split = plan.is_split
+    order.save(
+        update_fields=[
+            "routing",
+            "estimated_shipping",
+            "estimated_zone",
+            "promised_delivery",
+            "is_split",
+            "updated_at",
+        ]
+    )
+
+
+def reconcile_allocation(*, order: Order) -> Order:
+    """After inventory changed a line's allocation on its own (a backorder filled, stock adjusted): refresh
+    the lines and move the order between backordered and allocated (and on to released)."""
+    with transaction.atomic():
+        locked = lock_order(order)
+        lines = list(OrderLine.objects.filter(order=locked).select_for_update().order_by("pk"))
+        for line in lines:
+            if line.open_quantity > 0:
+                stock.sync_line(line)
+        if locked.status == S.BACKORDERED and fully_allocated(locked):
+            set_status(locked, S.ALLOCATED, action="allocate", message="backorder filled")
+        elif locked.status == S.ALLOCATED and not fully_allocated(locked):
+            set_status(locked, S.BACKORDERED, action="backorder", message="allocation reduced by inventory")
+    if locked.status == S.ALLOCATED:
+        auto_release(order_id=locked.pk, order=locked)
+    order.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return order
