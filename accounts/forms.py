@@ -25,3 +25,28 @@ class BusinessProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in ["name", "contact_name", "street1", "city", "postal_code"]:
             self.fields[name].required = True
+
+
+class PhoneForm(forms.Form):
+    phone = forms.CharField(
+        label="Mobile phone number",
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"type": "tel", "autocomplete": "tel", "placeholder": "+1 303 555 0123", "autofocus": True}
+        ),
+    )
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.CharField(
+        label="6-digit code",
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "pattern": "[0-9 ]*",
+                "autofocus": True,
+            }
+        ),
+    )

@@ -160,3 +160,31 @@ class ApiKey(models.Model):
     @property
     def merchant_id(self) -> int | None:
         return self.membership.merchant_id if self.membership_id else None
+
+
+class PhoneVerification(models.Model):
+    """One code sent to a phone number. The code itself is never stored: only its keyed hash (codes Fulfil
+    makes) or the provider's reference (Twilio Verify makes and checks the code)."""
+
+    MAX_ATTEMPTS = 5  # wrong codes before a new one must be sent
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="phone_verifications")
+    phone = models.CharField(max_length=32, help_text="E.164, e.g. +13035550123")
+    code_hash = models.CharField(max_length=64, blank=True)
+    reference = models.CharField(max_length=64, blank=True, help_text="the SMS provider's verification id")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=dj_tz.now, db_index=True)
+    expires_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["phone", "created_at"], name="phoneverif_phone_created")]
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.phone} for {self.user}"
+
+    def is_open(self, now=None) -> bool:
+        """Can still be answered: not verified, not expired, attempts left."""
+        now = now or dj_tz.now()
+        return self.verified_at is None and self.expires_at > now and self.attempts < self.MAX_ATTEMPTS

@@ -1,11 +1,31 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
+import phonenumbers
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import ApiKey, Membership, Merchant, User
+from accounts import sms
+from accounts.models import ApiKey, Membership, Merchant, PhoneVerification, User
 from fulfil.audit import audit_record
+
+PHONE_CODE_TTL = timedelta(minutes=10)
+PHONE_RESEND_AFTER = timedelta(seconds=30)  # between two codes for one user
+PHONE_MAX_SENDS = 5  # codes per user, and per phone number, in PHONE_SEND_WINDOW
+PHONE_SEND_WINDOW = timedelta(hours=1)
+
+
+class PhoneVerificationError(Exception):
+    """A refusal the person can act on; ``str(exc)`` is shown to them."""
+
+
+class PhoneRateLimited(PhoneVerificationError):
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def _unique_slug(name: str) -> str:
@@ -74,3 +94,99 @@ def api_key_revoke(*, key: ApiKey) -> None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         audit_record(obj_type="api_key", obj_id=key.pk, action="revoked", merchant_id=key.merchant_id)
+
+
+def phone_normalize(*, raw: str, region: str = "US") -> str:
+    """A phone number as typed → E.164 (``+13035550123``), or a ``ValidationError``."""
+    try:
+        number = phonenumbers.parse(raw, region or "US")
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError("Enter a phone number, e.g. +1 303 555 0123.") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError("This is not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_mask(phone: str) -> str:
+    return phone[:-4].translate(str.maketrans("0123456789", "•" * 10)) + phone[-4:] if phone else ""
+
+
+def phone_verification_open(*, user: User) -> PhoneVerification | None:
+    """The code the user can still answer, if any (the newest one only)."""
+    latest = PhoneVerification.objects.filter(user=user).order_by("-pk").first()
+    return latest if latest is not None and latest.is_open() else None
+
+
+def phone_verification_start(
+    *, user: User, phone: str, region: str = "US", backend: sms.SmsBackend | None = None
+) -> PhoneVerification:
+    """Send a fresh 6-digit code to ``phone``. Refused (``PhoneRateLimited``) within 30 s of the previous
+    code, and past 5 codes an hour per user or per number (SMS pumping). Earlier codes stop working."""
+    phone = phone_normalize(raw=phone, region=region)
+    backend = backend or sms.get_backend()
+    now = timezone.now()
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one send at a time per user
+        recent = PhoneVerification.objects.filter(created_at__gt=now - PHONE_SEND_WINDOW)
+        last = recent.filter(user=user).order_by("-created_at").first()
+        if last is not None and last.created_at > now - PHONE_RESEND_AFTER:
+            wait = int((last.created_at + PHONE_RESEND_AFTER - now).total_seconds()) + 1
+            raise PhoneRateLimited(f"A code was just sent. You can ask for another in {wait} seconds.", wait)
+        if recent.filter(user=user).count() >= PHONE_MAX_SENDS or recent.filter(phone=phone).count() >= (
+            PHONE_MAX_SENDS
+        ):
+            raise PhoneRateLimited("Too many codes were sent. Try again in an hour.", 3600)
+        # Supersede earlier codes, then reserve this send (it counts even if the provider fails below).
+        PhoneVerification.objects.filter(user=user, verified_at__isnull=True, expires_at__gt=now).update(
+            expires_at=now
+        )
+        verification = PhoneVerification.objects.create(
+            user=user, phone=phone, created_at=now, expires_at=now + PHONE_CODE_TTL
+        )
+    try:
+        started = backend.start(phone=phone)
+    except sms.SmsError:
+        PhoneVerification.objects.filter(pk=verification.pk).update(expires_at=now)
+        raise
+    with transaction.atomic():
+        verification.code_hash = started.code_hash
+        verification.reference = started.reference[:64]
+        verification.save(update_fields=["code_hash", "reference"])
+        audit_record(
+            obj_type="user", obj_id=user.pk, action="phone_code_sent", after={"phone": phone_mask(phone)}
+        )
+    return verification
+
+
+def phone_verification_confirm(*, user: User, code: str, backend: sms.SmsBackend | None = None) -> bool:
+    """Check ``code`` against the user's open verification. True: the phone is now verified.
+    False: a wrong code (one attempt used). ``PhoneVerificationError`` when no code can be answered."""
+    backend = backend or sms.get_backend()
+    code = "".join(code.split())
+    if not (code.isdigit() and len(code) == sms.CODE_LENGTH):
+        raise PhoneVerificationError(f"Enter the {sms.CODE_LENGTH}-digit code from the text message.")
+    with transaction.atomic():
+        verification = PhoneVerification.objects.select_for_update().filter(user=user).order_by("-pk").first()
+        if verification is None or verification.verified_at is not None:
+            raise PhoneVerificationError("Send a code to your phone first.")
+        if verification.expires_at <= timezone.now():
+            raise PhoneVerificationError("This code has expired. Send a new one.")
+        if verification.attempts >= PhoneVerification.MAX_ATTEMPTS:
+            raise PhoneVerificationError("Too many wrong codes. Send a new one.")
+        verification.attempts += 1
+        started = sms.Started(code_hash=verification.code_hash, reference=verification.reference)
+        ok = backend.check(phone=verification.phone, code=code, started=started)
+        if ok:
+            verification.verified_at = timezone.now()
+            before = {"phone": user.phone, "phone_verified": user.phone_verified}
+            user.phone, user.phone_verified = verification.phone, True
+            user.save(update_fields=["phone", "phone_verified"])
+            audit_record(
+                obj_type="user",
+                obj_id=user.pk,
+                action="phone_verified",
+                before=before,
+                after={"phone": user.phone, "phone_verified": True},
+            )
+        verification.save(update_fields=["attempts", "verified_at"])
+    return ok

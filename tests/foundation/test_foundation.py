@@ -11,7 +11,7 @@ from accounts.models import ApiKey, Membership, Merchant
 from fulfil import outbox
 from fulfil.models import AuditEntry, OutboxEvent
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_production_settings_pass_check_deploy_with_no_warnings():
