@@ -1,0 +1,81 @@
+"""Row locks, always taken in primary-key order so two transactions never wait on each other in a cycle.
+
+Lock order across the app: stock levels (by pk) → allocations (by pk) → quants. Every service that locks
+more than one row goes through these helpers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from django.db import IntegrityError, OperationalError, transaction
+
+from inventory.models import Allocation, StockLevel
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def level_get_or_create(*, merchant_id: int, product_id: int, warehouse_id: int) -> StockLevel:
+    """The level row, created empty if missing (a concurrent creator is tolerated)."""
+    level = StockLevel.objects.filter(
+        merchant_id=merchant_id, product_id=product_id, warehouse_id=warehouse_id
+    ).first()
+    if level is not None:
+        return level
+    try:
+        with transaction.atomic():
+            return StockLevel.objects.create(
+                merchant_id=merchant_id, product_id=product_id, warehouse_id=warehouse_id
+            )
+    except IntegrityError:
+        return StockLevel.objects.get(
+            merchant_id=merchant_id, product_id=product_id, warehouse_id=warehouse_id
+        )
+
+
+def lock_levels(*, merchant_id: int, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """Locks the levels of (product_id, warehouse_id) pairs in pk order, creating missing ones first."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    ids = [level_get_or_create(merchant_id=merchant_id, product_id=p, warehouse_id=w).pk for p, w in wanted]
+    locked = list(StockLevel.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    return {(lv.product_id, lv.warehouse_id): lv for lv in locked}
+
+
+def lock_allocations(ids: Iterable[int]) -> list[Allocation]:
+    return list(Allocation.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk"))
+
+
+def _retryable(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def retry_on_deadlock(fn: Callable[P, R]) -> Callable[P, R]:
+    """Runs ``fn`` in its own transaction and retries it (up to 5 times, with a short back-off) when the
+    database breaks a deadlock or a serialization conflict. Inside a caller's transaction it cannot retry
+    (the caller's locks are still held), so it runs once and lets the error reach the caller."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                return fn(*args, **kwargs)
+        for attempt in range(5):
+            try:
+                with transaction.atomic():
+                    return fn(*args, **kwargs)
+            except OperationalError as exc:
+                if attempt == 4 or not _retryable(exc):
+                    raise
+                time.sleep(0.005 * (2**attempt))
+        raise AssertionError("unreachable")
+
+    return wrapper

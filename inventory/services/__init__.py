@@ -1,0 +1,75 @@
+"""Inventory's write services. Every change to the catalog, the warehouses or stock is one of these.
+
+Split by subject (``stock``, ``inbound``, ``catalog``, ``warehouses``) and re-exported here, so callers
+write ``from inventory.services import stock_reserve``.
+"""
+
+from inventory.exceptions import AllocationOnHold, InsufficientStock, InventoryError
+from inventory.services.catalog import (
+    catalog_activate,
+    product_create,
+    product_set_components,
+    product_update,
+)
+from inventory.services.inbound import ReceiptLine, inbound_cancel, inbound_create, inbound_receive
+from inventory.services.stock import (
+    EV_ALLOCATION_CHANGED,
+    EV_AVAILABLE_CHANGED,
+    EV_LOW_STOCK,
+    EV_RECEIVED,
+    allocation_hold,
+    backorders_fill,
+    packing_location,
+    quarantine_location,
+    receiving_location,
+    stock_adjust,
+    stock_count,
+    stock_hold,
+    stock_hold_release,
+    stock_move,
+    stock_pick,
+    stock_receive,
+    stock_release,
+    stock_reserve,
+    stock_set_safety_stock,
+    stock_ship,
+)
+from inventory.services.warehouses import LayoutSpec, layout_generate, location_code, warehouse_create
+
+__all__ = [
+    "EV_ALLOCATION_CHANGED",
+    "EV_AVAILABLE_CHANGED",
+    "EV_LOW_STOCK",
+    "EV_RECEIVED",
+    "AllocationOnHold",
+    "InsufficientStock",
+    "InventoryError",
+    "LayoutSpec",
+    "ReceiptLine",
+    "allocation_hold",
+    "backorders_fill",
+    "catalog_activate",
+    "inbound_cancel",
+    "inbound_create",
+    "inbound_receive",
+    "layout_generate",
+    "location_code",
+    "packing_location",
+    "product_create",
+    "product_set_components",
+    "product_update",
+    "quarantine_location",
+    "receiving_location",
+    "stock_adjust",
+    "stock_count",
+    "stock_hold",
+    "stock_hold_release",
+    "stock_move",
+    "stock_pick",
+    "stock_receive",
+    "stock_release",
+    "stock_reserve",
+    "stock_set_safety_stock",
+    "stock_ship",
+    "warehouse_create",
+]
