@@ -187,6 +187,14 @@ class Order(TenantModel):
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(
+        "inventory.Product",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="our product the SKU maps to (empty while the SKU is unknown)",
+    )
     sku = models.CharField(max_length=100)
     name = models.CharField(max_length=300, blank=True)
     external_line_id = models.CharField(max_length=128, blank=True)
@@ -226,6 +234,28 @@ class OrderLine(models.Model):
     def line_total(self) -> Decimal:
         qty = self.quantity - self.cancelled_quantity
         return (self.unit_price * qty + self.tax - self.discount).quantize(Decimal("0.01"))
+
+
+class OrderLineAllocation(models.Model):
+    """How much of one line one warehouse was asked for and holds — a mirror of inventory's Allocation for
+    the reference ``order_line:<line id>`` in that warehouse, refreshed after every reservation change."""
+
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
+    warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.PROTECT, related_name="+")
+    warehouse_code = models.CharField(max_length=20, blank=True)
+    requested = models.PositiveIntegerField(default=0)
+    allocated = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["line_id", "warehouse_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "warehouse"], name="linealloc_line_wh"),
+            models.CheckConstraint(condition=Q(allocated__lte=models.F("requested")), name="linealloc_le"),
+        ]
+        indexes = [models.Index(fields=["warehouse_code", "line"], name="linealloc_wh_code")]
+
+    def __str__(self) -> str:
+        return f"{self.line_id}@{self.warehouse_code}: {self.allocated}/{self.requested}"
 
 
 class ExceptionReason(models.TextChoices):

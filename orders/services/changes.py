@@ -59,16 +59,39 @@ def _unit_refund(line: OrderLine, quantity: int) -> Decimal:
 
 
 def _reallocate(order: Order) -> None:
-    """Release every open line's stock and route + reserve again (the caller holds the order lock)."""
-    from orders.services.processing import allocate_lines
+    """Route the open lines again (the caller holds the order lock). When the best plan keeps every line
+    where it is reserved, only the estimate changes; otherwise the lines are released and reserved again."""
+    from orders.services.processing import allocate_lines, build_plan, settings_for
 
     lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("pk"))
+    open_lines = [line for line in lines if line.open_quantity > 0 and line.product_id]
+    plan = build_plan(order=order, lines=open_lines, settings=settings_for(order.merchant_id))
+    current = {
+        line.pk: sorted((a.warehouse_id, a.requested) for a in line.allocations.all() if a.requested)
+        for line in open_lines
+    }
+    proposed = {line_id: sorted(parts) for line_id, parts in plan.assignments.items()}
+    if plan.kind != "none" and current == proposed:
+        order.routing = plan.explanation
+        order.estimated_shipping = plan.cost
+        order.estimated_zone = plan.zone
+        order.promised_delivery = plan.promised
+        order.save(
+            update_fields=[
+                "routing",
+                "estimated_shipping",
+                "estimated_zone",
+                "promised_delivery",
+                "updated_at",
+            ]
+        )
+        return
     for line in lines:
         stock.release(merchant=order.merchant, line=line)
     for line in lines:
         if line.open_quantity == 0:
             stock.sync_line(line)
-    allocate_lines(order=order, lines=[line for line in lines if line.open_quantity > 0])
+    allocate_lines(order=order, lines=open_lines, plan=plan)
     if order.status == S.EXCEPTION:
         return
     full = all(line.allocated_quantity >= line.open_quantity for line in lines)
@@ -320,20 +343,13 @@ def order_cancel(*, order: Order, lines: list | None = None, reason: str = "") -
             line = order_lines[line_id]
             if qty <= 0:
                 continue
-            remaining = line.open_quantity - qty
-            stock.release(merchant=locked.merchant, line=line)
+            # backorder first, then reserved units: what is left stays where it was routed
+            stock.release(
+                merchant=locked.merchant, line=line, quantity=qty if qty < line.open_quantity else None
+            )
             refund += _unit_refund(line, qty)
             line.cancelled_quantity += qty
             line.save(update_fields=["cancelled_quantity"])
-            if (
-                remaining > 0
-                and line.product_id
-                and locked.status in (S.ALLOCATED, S.BACKORDERED, S.RELEASED, S.ON_HOLD)
-            ):
-                # keep what is left reserved where it was routed
-                from orders.services.processing import allocate_lines
-
-                allocate_lines(order=locked, lines=[line])
             stock.sync_line(line)
         everything = all(ln.open_quantity == 0 for ln in order_lines.values())
         if lines is None or everything:

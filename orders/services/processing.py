@@ -301,11 +301,11 @@ def order_allocate(*, order: Order) -> Order:
     return order
 
 
-def allocate_lines(*, order: Order, lines: list[OrderLine]) -> None:
+def allocate_lines(*, order: Order, lines: list[OrderLine], plan: routing.Plan | None = None) -> None:
     """Route the open lines and reserve them. Caller holds the order lock and has released any previous
     reservations it wants replaced."""
-    settings = settings_for(order.merchant_id)
-    plan = build_plan(order=order, lines=lines, settings=settings)
+    if plan is None:
+        plan = build_plan(order=order, lines=lines, settings=settings_for(order.merchant_id))
     if plan.kind == "none":
         OrderException.objects.create(
             merchant_id=order.merchant_id,

@@ -30,6 +30,12 @@ def release(*, merchant, line: OrderLine, quantity: int | None = None) -> int:
     return _inventory().stock_release(merchant=merchant, reference=line.reference, quantity=quantity)
 
 
+def hold(*, merchant, line: OrderLine, on_hold: bool) -> None:
+    """Keep the line's reserved stock, but stop the warehouse from picking it (or allow it again)."""
+    if getattr(line, "product_id", None):
+        _inventory().allocation_hold(merchant=merchant, reference=line.reference, on_hold=on_hold)
+
+
 def sync_line(line: OrderLine) -> OrderLine:
     """Copy inventory's open allocations of this line into its per-warehouse rows and counters."""
     if not getattr(line, "product_id", None):

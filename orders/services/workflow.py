@@ -204,6 +204,7 @@ def order_hold(*, order: Order, reason: str = "") -> Order:
         set_status(
             locked, S.ON_HOLD, action="hold", message=reason, extra={"held_from_status": locked.status}
         )
+        _hold_stock(locked, on_hold=True)
     _sync(order, locked)
     return order
 
@@ -223,12 +224,20 @@ def order_unhold(*, order: Order) -> Order:
         else:
             to = S.BACKORDERED
         set_status(locked, to, action="unhold", extra={"held_from_status": ""})
+        _hold_stock(locked, on_hold=False)
         if to == S.NEW:
             enqueue_processing(order_id=locked.pk, priority=locked.priority)
         elif to == S.ALLOCATED:
             transaction.on_commit(partial(_maybe_auto_release, order_id=locked.pk))
     _sync(order, locked)
     return order
+
+
+def _hold_stock(order: Order, *, on_hold: bool) -> None:
+    from orders.services import stock
+
+    for line in OrderLine.objects.filter(order=order).order_by("pk"):
+        stock.hold(merchant=order.merchant_id, line=line, on_hold=on_hold)
 
 
 def _maybe_auto_release(*, order_id: int) -> None:

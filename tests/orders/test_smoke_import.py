@@ -15,7 +15,9 @@ def canonical(**kw):
         channel="api",
         external_id="A-1",
         lines=(CanonicalLine(sku="SKU-1", quantity=2, unit_price=Decimal("10.00")),),
-        ship_to=CanonicalAddress(name="Ann", street1="1 Main", city="Boston", state="ma", postal_code="02110"),
+        ship_to=CanonicalAddress(
+            name="Ann", street1="1 Main", city="Boston", state="ma", postal_code="02110"
+        ),
     )
     base.update(kw)
     return CanonicalOrder(**base)
@@ -24,7 +26,8 @@ def canonical(**kw):
 def test_import_is_idempotent(merchant_a):
     order, created = order_import(merchant=merchant_a, order=canonical())
     again, created2 = order_import(merchant=merchant_a, order=canonical())
-    assert created and not created2
+    assert created
+    assert not created2
     assert order.pk == again.pk
     assert Order.objects.count() == 1
     assert order.ship_to_state == "MA"
