@@ -80,7 +80,7 @@ def run_import(django_capture_on_commit_callbacks):
 
     def run(merchant, order: CanonicalOrder):
         with django_capture_on_commit_callbacks(execute=True):
-            result, created = order_import(merchant=merchant, order=order)
+            result, _created = order_import(merchant=merchant, order=order)
         result.refresh_from_db()
         return result
 
