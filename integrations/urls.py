@@ -1,4 +1,19 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from integrations import views
 
 app_name = "integrations"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("connect/<str:platform>/", views.connect, name="connect"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/test/", views.test, name="test"),
+    path("<int:pk>/sync/", views.sync, name="sync"),
+    path("<int:pk>/disconnect/", views.disconnect, name="disconnect"),
+    path("<int:pk>/products/", views.products, name="products"),
+    path("<int:pk>/products/fetch/", views.products_fetch, name="products_fetch"),
+    path("<int:pk>/products/import/", views.products_import, name="products_import"),
+    path("<int:pk>/products/<int:listing_pk>/map/", views.listing_map, name="listing_map"),
+    path("<int:pk>/health/", views.health, name="health"),
+    path("<int:pk>/dead-letters/<int:dl_pk>/", views.dead_letter_replay, name="dead_letter"),
+]

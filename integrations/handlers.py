@@ -1,0 +1,32 @@
+"""Outbox reactions: stock and order changes from the apps below become pushes to the channels.
+Each handler is idempotent (pushes coalesce on their key)."""
+
+from __future__ import annotations
+
+from fulfil import outbox
+from integrations import services
+
+
+@outbox.handles("inventory.available_changed")
+def on_available_changed(event) -> None:
+    payload = event.payload
+    services.inventory_changed(merchant_id=payload["merchant_id"], product_id=payload["product_id"])
+
+
+@outbox.handles("order.shipped")
+def on_order_shipped(event) -> None:
+    services.order_shipped(order_id=event.payload["order_id"], shipment_id=event.payload.get("shipment_id"))
+
+
+@outbox.handles("order.cancelled")
+def on_order_cancelled(event) -> None:
+    services.order_cancelled(order_id=event.payload["order_id"])
+
+
+@outbox.handles("order.status_changed")
+def on_order_status_changed(event) -> None:
+    to = event.payload.get("to")
+    if to == "shipped":
+        services.order_shipped(order_id=event.payload["order_id"], shipment_id=None)
+    elif to == "cancelled":
+        services.order_cancelled(order_id=event.payload["order_id"])

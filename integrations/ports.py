@@ -1,0 +1,107 @@
+"""The other apps' functions this app calls, resolved in one place (the cross-app contracts in
+ARCHITECTURE.md). Connectors never write orders or stock themselves: they go through these."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+def _resolve(module: str, name: str, *fallbacks: str):
+    for mod in (module, *fallbacks):
+        try:
+            fn = getattr(importlib.import_module(mod), name, None)
+        except ImportError:
+            fn = None
+        if fn is not None:
+            return fn
+    return None
+
+
+def order_import(*, merchant, order) -> tuple[Any, bool]:
+    fn = _resolve("orders.services", "order_import", "orders.services.importing")
+    if fn is None:
+        raise RuntimeError("orders.services.order_import is not available")
+    return fn(merchant=merchant, order=order)
+
+
+def order_hold(*, order, reason: str) -> None:
+    fn = _resolve("orders.services", "order_hold", "orders.services.workflow")
+    if fn is not None:
+        fn(order=order, reason=reason)
+
+
+def order_unhold(*, order) -> None:
+    fn = _resolve("orders.services", "order_unhold", "orders.services.workflow")
+    if fn is not None:
+        fn(order=order)
+
+
+def order_cancel(*, order, reason: str) -> Any:
+    fn = _resolve("orders.services", "order_cancel", "orders.services.changes")
+    if fn is None:
+        raise RuntimeError("orders.services.order_cancel is not available")
+    return fn(order=order, reason=reason)
+
+
+def order_find(*, merchant, channel: str, external_id: str):
+    from orders.models import Order
+
+    return Order.objects.filter(merchant=merchant, channel=channel, external_id=external_id).first()
+
+
+def order_get(*, order_id: int):
+    from orders.models import Order
+
+    return Order.objects.filter(pk=order_id).first()
+
+
+def customer_redact(*, merchant, channel: str, email: str, external_ids: list[str]) -> int | None:
+    """Erase a customer's personal data on our orders via the orders app; ``None`` when it offers no
+    service for it (the request is then recorded for a person to complete)."""
+    fn = _resolve(
+        "orders.services", "order_redact_customer", "orders.services.changes", "orders.services.privacy"
+    )
+    if fn is None:
+        return None
+    return fn(merchant=merchant, channel=channel, email=email, external_ids=external_ids)
+
+
+def available_to_sell(*, merchant, product, channel: str, warehouses: list[int] | None = None) -> int:
+    """The one figure a channel may sell (inventory's ``available_to_sell``; falls back to plain available
+    stock when inventory does not offer it)."""
+    fn = _resolve("inventory.selectors", "available_to_sell")
+    if fn is not None:
+        kwargs: dict[str, Any] = {"merchant": merchant, "product": product, "channel": channel}
+        try:
+            return int(fn(**kwargs))
+        except TypeError:
+            pass
+    stock = _resolve("inventory.selectors", "stock_available")
+    if stock is None:
+        return 0
+    if warehouses:
+        return sum(int(stock(merchant=merchant, product=product, warehouse=w)) for w in warehouses)
+    return int(stock(merchant=merchant, product=product))
+
+
+def product_create(*, merchant, sku: str, name: str, barcode: str = "", weight_g: int = 0, value=None):
+    """Create a catalog product through inventory's service (``product_create``/``product_upsert``)."""
+    fn = _resolve("inventory.services", "product_upsert") or _resolve("inventory.services", "product_create")
+    if fn is None:
+        raise RuntimeError("inventory offers no product_create/product_upsert service yet")
+    kwargs: dict[str, Any] = {"merchant": merchant, "sku": sku, "name": name}
+    if barcode:
+        kwargs["barcode"] = barcode
+    if weight_g:
+        kwargs["weight_g"] = weight_g
+    if value is not None:
+        kwargs["value"] = value
+    result = fn(**kwargs)
+    return result[0] if isinstance(result, tuple) else result
+
+
+def products_for(*, merchant):
+    from inventory.models import Product
+
+    return Product.objects.for_merchant(merchant)

@@ -1,0 +1,312 @@
+"""Merchant pages for sales channels (/app/integrations/): thin — parse, authorise, call one service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from fulfil.audit import actor_for_request, audit_context
+from fulfil.tenancy import get_for_merchant_or_404, merchant_required
+from integrations import selectors, services
+from integrations.base import CONNECTORS, ProviderError
+from integrations.forms import ConnectForm, SettingsForm
+from integrations.models import ChannelConnection, ChannelEvent, ChannelListing, DeadLetter, Platform
+
+
+def _connectors():
+    from integrations import platforms  # noqa: F401 - fills the registry
+
+    return CONNECTORS
+
+
+def _connection(request, pk: int) -> ChannelConnection:
+    return get_for_merchant_or_404(ChannelConnection.objects, request.merchant, pk=pk)
+
+
+@merchant_required
+def index(request):
+    connectors = _connectors()
+    platforms = [
+        {"key": value, "label": label, "syncs": connectors[value].syncs, "auth": connectors[value].auth}
+        for value, label in Platform.choices
+        if value in connectors
+    ]
+    return TemplateResponse(
+        request,
+        "integrations/index.html",
+        {"platforms": platforms, "connections": selectors.connection_list(merchant=request.merchant)},
+    )
+
+
+@merchant_required
+def connect(request, platform: str):
+    connector_cls = _connectors().get(platform)
+    if connector_cls is None:
+        raise Http404("Unknown platform")
+    form = ConnectForm(request.POST or None, connector_cls=connector_cls)
+    if request.method == "POST" and form.is_valid():
+        account = form.cleaned_data["account_id"].strip()
+        with audit_context(actor_for_request(request)):
+            if platform == "shopify":
+                from integrations.shopify import oauth
+
+                shop = oauth.normalise_shop(account)
+                if not oauth.valid_shop(shop):
+                    form.add_error(
+                        "account_id", "Enter your shop's myshopify.com domain, e.g. acme.myshopify.com"
+                    )
+                    return TemplateResponse(
+                        request, "integrations/connect.html", _connect_ctx(platform, form)
+                    )
+                conn = _create(request, form, platform=platform, account_id=shop)
+                if conn is None:
+                    return TemplateResponse(
+                        request, "integrations/connect.html", _connect_ctx(platform, form)
+                    )
+                redirect_uri = request.build_absolute_uri(reverse("integrations_shopify_callback"))
+                return redirect(
+                    oauth.install_url(shop=shop, state=conn.oauth_state, redirect_uri=redirect_uri)
+                )
+            conn = _create(request, form, platform=platform, account_id=account)
+            if conn is None:
+                return TemplateResponse(request, "integrations/connect.html", _connect_ctx(platform, form))
+            try:
+                check = services.connection_test(connection=conn)
+            except ProviderError as exc:
+                check = None
+                messages.error(request, f"Could not check the connection: {exc}")
+            if check is not None and check.ok:
+                services.connection_activate(connection=conn)
+                messages.success(request, f"{check.message} Your first import has started.")
+            elif check is not None:
+                messages.error(request, f"Saved, but the test failed: {check.message}")
+        return redirect("integrations:detail", pk=conn.pk)
+    return TemplateResponse(request, "integrations/connect.html", _connect_ctx(platform, form))
+
+
+def _connect_ctx(platform, form):
+    return {
+        "platform": platform,
+        "label": Platform(platform).label,
+        "form": form,
+        "connector": _connectors()[platform],
+    }
+
+
+def _create(request, form, *, platform, account_id):
+    if (
+        ChannelConnection.objects.filter(platform=platform, account_id=account_id)
+        .exclude(status=ChannelConnection.Status.DISABLED)
+        .exclude(merchant=request.merchant)
+        .exists()
+    ):
+        form.add_error("account_id", "This account is already connected to another Fulfil merchant.")
+        return None
+    existing = (
+        ChannelConnection.objects.for_merchant(request.merchant)
+        .filter(platform=platform, account_id=account_id)
+        .exclude(status=ChannelConnection.Status.DISABLED)
+        .first()
+    )
+    if existing is not None:
+        return existing
+    return services.connection_create(
+        merchant=request.merchant,
+        platform=platform,
+        account_id=account_id,
+        name=form.cleaned_data.get("name") or "",
+        credentials=form.credentials(),
+    )
+
+
+@merchant_required
+def detail(request, pk: int):
+    conn = _connection(request, pk)
+    from inventory.models import Warehouse
+
+    warehouses = list(Warehouse.objects.visible_to(request.merchant))
+    form = SettingsForm(request.POST or None, instance=conn, warehouses=warehouses)
+    if request.method == "POST":
+        if form.is_valid():
+            with audit_context(actor_for_request(request)):
+                services.connection_update_settings(connection=conn, **form.settings())
+            messages.success(request, "Settings saved.")
+            return redirect("integrations:detail", pk=conn.pk)
+        conn.refresh_from_db()
+    listings = ChannelListing.objects.for_merchant(request.merchant).filter(connection=conn)
+    return TemplateResponse(
+        request,
+        "integrations/detail.html",
+        {
+            "conn": conn,
+            "form": form,
+            "connector": _connectors().get(conn.platform),
+            "listing_count": listings.count(),
+            "mapped_count": listings.filter(product__isnull=False).count(),
+            "webhook_url": request.build_absolute_uri(
+                reverse("integrations_woocommerce_webhook", args=[conn.pk])
+                if conn.platform == "woocommerce"
+                else reverse("integrations_shopify_webhook")
+            ),
+        },
+    )
+
+
+@merchant_required
+@require_POST
+def test(request, pk: int):
+    conn = _connection(request, pk)
+    with audit_context(actor_for_request(request)):
+        check = services.connection_test(connection=conn)
+    return TemplateResponse(request, "integrations/detail.html#test_result", {"conn": conn, "check": check})
+
+
+@merchant_required
+@require_POST
+def sync(request, pk: int):
+    conn = _connection(request, pk)
+    if not conn.is_live:
+        messages.error(request, "This connection is not active.")
+        return redirect("integrations:detail", pk=conn.pk)
+    try:
+        with audit_context(actor_for_request(request)):
+            result = services.orders_reconcile(connection=conn)
+        messages.success(
+            request,
+            f"Checked {result['fetched']} orders: {result['created']} new, {result['updated']} updated.",
+        )
+    except ProviderError as exc:
+        messages.error(request, f"The sync failed: {exc}")
+    return redirect("integrations:health", pk=conn.pk)
+
+
+@merchant_required
+@require_POST
+def disconnect(request, pk: int):
+    conn = _connection(request, pk)
+    with audit_context(actor_for_request(request)):
+        services.connection_disable(connection=conn, reason="Disconnected by the merchant")
+    messages.success(request, f"{conn.display_name} disconnected. Orders already imported stay in the book.")
+    return redirect("integrations:index")
+
+
+@merchant_required
+def products(request, pk: int):
+    conn = _connection(request, pk)
+    qs = (
+        ChannelListing.objects.for_merchant(request.merchant)
+        .filter(connection=conn)
+        .select_related("product")
+    )
+    q = request.GET.get("q", "").strip()
+    if q:
+        qs = qs.filter(sku__icontains=q) | qs.filter(name__icontains=q)
+    page = Paginator(qs.order_by("sku", "pk"), 50).get_page(request.GET.get("page"))
+    rows = [
+        (listing, services.suggestions_for(listing) if listing.product_id is None else []) for listing in page
+    ]
+    return TemplateResponse(
+        request, "integrations/products.html", {"conn": conn, "page": page, "rows": rows, "q": q}
+    )
+
+
+@merchant_required
+@require_POST
+def products_fetch(request, pk: int):
+    conn = _connection(request, pk)
+    try:
+        with audit_context(actor_for_request(request)):
+            result = services.products_fetch(connection=conn)
+        messages.success(
+            request,
+            f"{result['fetched']} products on the channel; {result['matched']} matched to your catalog.",
+        )
+    except ProviderError as exc:
+        messages.error(request, f"Could not fetch products: {exc}")
+    return redirect("integrations:products", pk=conn.pk)
+
+
+@merchant_required
+@require_POST
+def listing_map(request, pk: int, listing_pk: int):
+    conn = _connection(request, pk)
+    listing = get_for_merchant_or_404(
+        ChannelListing.objects.filter(connection=conn), request.merchant, pk=listing_pk
+    )
+    product = None
+    product_id = request.POST.get("product", "")
+    if product_id:
+        from integrations import ports
+
+        product = get_for_merchant_or_404(
+            ports.products_for(merchant=request.merchant), request.merchant, pk=product_id
+        )
+    with audit_context(actor_for_request(request)):
+        services.listing_map(listing=listing, product=product, selected=request.POST.get("selected") == "on")
+    if request.htmx:
+        return TemplateResponse(
+            request,
+            "integrations/products.html#row",
+            {
+                "conn": conn,
+                "listing": listing,
+                "suggestions": services.suggestions_for(listing) if not product else [],
+            },
+        )
+    return redirect("integrations:products", pk=conn.pk)
+
+
+@merchant_required
+@require_POST
+def products_import(request, pk: int):
+    conn = _connection(request, pk)
+    ids = [int(i) for i in request.POST.getlist("listing") if i.isdigit()]
+    with audit_context(actor_for_request(request)):
+        result = services.products_import(connection=conn, listing_ids=ids)
+    if result["created"]:
+        messages.success(request, f"{result['created']} products added to your catalog as drafts.")
+    for error in result["errors"][:5]:
+        messages.error(request, error)
+    return redirect("integrations:products", pk=conn.pk)
+
+
+@merchant_required
+def health(request, pk: int):
+    conn = _connection(request, pk)
+    events = ChannelEvent.objects.for_merchant(request.merchant).filter(connection=conn)
+    outcome = request.GET.get("outcome", "")
+    if outcome:
+        events = events.filter(outcome=outcome)
+    page = Paginator(events.order_by("-pk"), 50).get_page(request.GET.get("page"))
+    dead = DeadLetter.objects.for_merchant(request.merchant).filter(connection=conn, status="open")
+    return TemplateResponse(
+        request,
+        "integrations/health.html",
+        {
+            "conn": conn,
+            "h": selectors.connection_health(connection=conn),
+            "page": page,
+            "dead_letters": dead[:50],
+            "outcome": outcome,
+        },
+    )
+
+
+@merchant_required
+@require_POST
+def dead_letter_replay(request, pk: int, dl_pk: int):
+    conn = _connection(request, pk)
+    dl = get_for_merchant_or_404(DeadLetter.objects.filter(connection=conn), request.merchant, pk=dl_pk)
+    with audit_context(actor_for_request(request)):
+        if request.POST.get("action") == "dismiss":
+            services.dead_letter_dismiss(dead_letter=dl)
+            messages.success(request, "Dismissed.")
+        else:
+            services.dead_letter_replay(dead_letter=dl)
+            messages.success(request, "Queued again.")
+    return redirect("integrations:health", pk=conn.pk)
