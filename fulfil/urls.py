@@ -32,6 +32,7 @@ urlpatterns = [
     path("app/account/", include("accounts.urls")),
     path("api/v1/", include((api_v1, "api"))),
     *[path(f"app/{app.replace('.', '/')}/", include(f"{app}.urls")) for app in DOMAIN_APPS],
+    path("integrations/", include("integrations.webhook_urls")),  # sales-channel webhooks + OAuth callbacks
 ]
 
 if settings.DEBUG:
