@@ -1,0 +1,170 @@
+"""Payment methods (SetupIntents), the Stripe webhook events, disputes."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.exceptions import BillingError
+from billing.gateway import PaymentProcessor, SavedMethod
+from billing.gateway import processor as default_processor
+from billing.models import BillingAccount, Invoice, Payment, PaymentDispute, PaymentMethod, StripeEvent
+from billing.services.cards import account_ensure
+from billing.services.invoices import notice_add, payment_failed, payment_succeeded
+from fulfil.audit import audit_record
+
+log = logging.getLogger(__name__)
+
+
+def customer_ensure(*, merchant, gateway: PaymentProcessor | None = None) -> BillingAccount:
+    account = account_ensure(merchant=merchant)
+    if account.stripe_customer_id:
+        return account
+    gateway = gateway or default_processor()
+    email = merchant.contact_email or next(
+        (m.user.email for m in merchant.memberships.select_related("user").filter(role="owner")), ""
+    )
+    customer_id = gateway.customer_create(email=email, name=merchant.name, merchant_id=merchant.pk)
+    BillingAccount.objects.filter(pk=account.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
+    account.refresh_from_db()
+    return account
+
+
+def setup_intent_start(*, merchant, gateway: PaymentProcessor | None = None) -> tuple[str, str]:
+    """A SetupIntent for the browser (Stripe.js ``confirmCardSetup`` with its client secret in production)."""
+    gateway = gateway or default_processor()
+    account = customer_ensure(merchant=merchant, gateway=gateway)
+    return gateway.setup_intent_create(customer_id=account.stripe_customer_id)
+
+
+def _save_method(*, merchant, saved: SavedMethod) -> PaymentMethod:
+    with transaction.atomic():
+        has_default = PaymentMethod.objects.for_merchant(merchant).filter(
+            is_default=True, removed_at__isnull=True
+        )
+        method, created = PaymentMethod.objects.get_or_create(
+            stripe_payment_method_id=saved.id,
+            defaults={"merchant": merchant, "type": saved.type if saved.type in PaymentMethod.Type.values else "card",
+                      "brand": saved.brand, "last4": saved.last4, "exp_month": saved.exp_month,
+                      "exp_year": saved.exp_year, "is_default": not has_default.exists()},
+        )  # fmt: skip
+        if method.merchant_id != merchant.pk:
+            raise BillingError("That payment method belongs to another customer.")
+        if created:
+            audit_record(obj_type="billing.paymentmethod", obj_id=method.pk, action="added", merchant_id=merchant.pk,
+                         after={"type": method.type, "brand": method.brand, "last4": method.last4})  # fmt: skip
+    return method
+
+
+def payment_method_add(*, merchant, payment_method: str, setup_intent_id: str = "",
+                       gateway: PaymentProcessor | None = None) -> PaymentMethod:  # fmt: skip
+    """Save a payment method through a SetupIntent. In test/dev mode the server confirms the SetupIntent
+    with a test payment method (``pm_card_visa``); in production the browser confirms it with Stripe.js and
+    posts back the SetupIntent id, and the same call reads and saves the result."""
+    gateway = gateway or default_processor()
+    account = customer_ensure(merchant=merchant, gateway=gateway)
+    if not setup_intent_id:
+        setup_intent_id, _ = gateway.setup_intent_create(customer_id=account.stripe_customer_id)
+    saved = gateway.setup_intent_confirm(
+        setup_intent_id=setup_intent_id, payment_method=payment_method, customer_id=account.stripe_customer_id
+    )
+    method = _save_method(merchant=merchant, saved=saved)
+    # Open invoices waiting for a method are retried now.
+    for inv in Invoice.objects.for_merchant(merchant).filter(status=Invoice.Status.OPEN, payment_attempts=0):
+        Invoice.objects.filter(pk=inv.pk).update(next_payment_attempt=timezone.now())
+    return method
+
+
+def payment_method_make_default(*, merchant, method: PaymentMethod) -> None:
+    with transaction.atomic():
+        PaymentMethod.objects.for_merchant(merchant).update(is_default=False)
+        PaymentMethod.objects.for_merchant(merchant).filter(pk=method.pk).update(is_default=True)
+        audit_record(
+            obj_type="billing.paymentmethod", obj_id=method.pk, action="default", merchant_id=merchant.pk
+        )
+
+
+def payment_method_remove(*, merchant, method: PaymentMethod) -> None:
+    with transaction.atomic():
+        PaymentMethod.objects.for_merchant(merchant).filter(pk=method.pk).update(
+            removed_at=timezone.now(), is_default=False
+        )
+        audit_record(
+            obj_type="billing.paymentmethod", obj_id=method.pk, action="removed", merchant_id=merchant.pk
+        )
+
+
+def _payment_for(obj: dict) -> Payment | None:
+    pi = obj.get("payment_intent") if obj.get("object") != "payment_intent" else obj.get("id")
+    metadata = obj.get("metadata") or {}
+    if metadata.get("payment_id"):
+        payment = Payment.objects.filter(pk=metadata["payment_id"]).first()
+        if payment is not None:
+            return payment
+    if pi:
+        return Payment.objects.filter(stripe_payment_intent_id=pi).first()
+    return None
+
+
+def stripe_event_process(*, event: dict) -> str:
+    """Apply one verified Stripe event, once: the event id is recorded in the same transaction, so a replay
+    (Stripe retries, or an attacker re-sending a captured request) changes nothing."""
+    try:
+        with transaction.atomic():
+            record = StripeEvent.objects.create(event_id=event["id"], type=event["type"], payload=event)
+            result = _apply(event)
+            record.result = result[:200]
+            record.save(update_fields=["result"])
+            return result
+    except IntegrityError:
+        return "duplicate"
+
+
+def _apply(event: dict) -> str:
+    etype = event["type"]
+    obj = (event.get("data") or {}).get("object") or {}
+    if etype == "payment_intent.succeeded":
+        payment = _payment_for(obj)
+        if payment is None:
+            return "ignored: unknown payment"
+        payment_succeeded(payment_id=payment.pk, payment_intent_id=obj.get("id", ""))
+        return f"payment {payment.pk} succeeded"
+    if etype == "payment_intent.payment_failed":
+        payment = _payment_for(obj)
+        if payment is None:
+            return "ignored: unknown payment"
+        err = (obj.get("last_payment_error") or {}).get("message") or "declined"
+        payment_failed(payment_id=payment.pk, message=err)
+        return f"payment {payment.pk} failed"
+    if etype.startswith("charge.dispute."):
+        payment = _payment_for(obj)
+        merchant_id = payment.merchant_id if payment else None
+        if merchant_id is None:
+            return "ignored: unknown payment"
+        from decimal import Decimal
+
+        dispute, created = PaymentDispute.objects.update_or_create(
+            stripe_dispute_id=obj["id"],
+            defaults={"merchant_id": merchant_id, "payment": payment, "amount": Decimal(obj.get("amount", 0)) / 100,
+                      "currency": (obj.get("currency") or "usd").upper(), "reason": obj.get("reason", "") or "",
+                      "status": obj.get("status", "") or ""},
+        )  # fmt: skip
+        audit_record(obj_type="billing.dispute", obj_id=dispute.pk, action=etype, merchant_id=merchant_id,
+                     after={"status": dispute.status, "amount": dispute.amount})  # fmt: skip
+        if created:
+            notice_add(merchant=payment.merchant, kind="payment_disputed", invoice=payment.invoice,
+                       message=f"A chargeback of {dispute.amount:.2f} was opened on the payment for "
+                               f"{payment.invoice.number} ({dispute.reason or 'no reason given'}).")  # fmt: skip
+        return f"dispute {dispute.pk} {dispute.status}"
+    if etype == "setup_intent.succeeded":
+        customer, pm = obj.get("customer"), obj.get("payment_method")
+        account = (
+            BillingAccount.objects.filter(stripe_customer_id=customer).select_related("merchant").first()
+        )
+        if account is None or not pm or PaymentMethod.objects.filter(stripe_payment_method_id=pm).exists():
+            return "ignored"
+        method = _save_method(merchant=account.merchant, saved=SavedMethod(id=pm, type="card"))
+        return f"payment method {method.pk} saved"
+    return "ignored"
