@@ -3,7 +3,9 @@ through the services (so the ledger agrees), an inbound shipment on its way and 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
+
+from django.utils import timezone
 
 from accounts.models import Merchant
 from inventory import services
@@ -235,7 +237,7 @@ def load() -> None:
                         quantity=qty,
                         location=Location.objects.get(warehouse=wh, code=loc_code),
                         lot=lot,
-                        expires_on=date.today() + timedelta(days=days) if days else None,
+                        expires_on=timezone.localdate() + timedelta(days=days) if days else None,
                         reference="demo:opening-stock",
                         reason="opening stock",
                     )
@@ -254,7 +256,7 @@ def load() -> None:
                 merchant=merchant,
                 warehouse=warehouses["WH1"],
                 reference="PO-1042",
-                expected_at=date.today() + timedelta(days=3),
+                expected_at=timezone.localdate() + timedelta(days=3),
                 carrier="UPS Freight",
                 lines=[
                     (Product.objects.get(merchant=merchant, sku="ACME-MUG-TI"), 48),
