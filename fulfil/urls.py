@@ -32,6 +32,8 @@ urlpatterns = [
     path("app/account/", include("accounts.urls")),
     path("api/v1/", include((api_v1, "api"))),
     *[path(f"app/{app.replace('.', '/')}/", include(f"{app}.urls")) for app in DOMAIN_APPS],
+    path("pricing/", include("billing.public_urls")),  # public calculator (no account)
+    path("integrations/stripe/", include("billing.stripe_urls")),  # Stripe webhooks (billing)
     path("integrations/", include("integrations.webhook_urls")),  # sales-channel webhooks + OAuth callbacks
 ]
 
