@@ -1,0 +1,692 @@
+"""Pages. Merchant side (``@merchant_required``, everything through ``for_merchant``) and the warehouse floor
+(``@operator_required``: operator staff only; a merchant user gets 403). Floor screens are tablet screens:
+one task each, the scan input always focused, every POST idempotent by the form's ``client_scan_id``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from fulfil.audit import actor_for_request, audit_context
+from fulfil.tenancy import get_for_merchant_or_404, merchant_required
+from inventory.exceptions import InventoryError
+from inventory.models import InboundShipment, Location, Product, Warehouse
+from warehouse.inbound import gs1, inv, selectors, services
+from warehouse.inbound.models import (
+    CycleCount,
+    PurchaseOrder,
+    PutawayTask,
+    ReceivingSession,
+    ReturnAuthorization,
+    ReturnReason,
+    ReturnUnit,
+)
+from warehouse.inbound.services import FloorError
+
+
+def operator_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect(f"/accounts/login/?next={request.path}")
+        if not getattr(request.user, "is_operator", False):
+            raise PermissionDenied("Warehouse staff only.")
+        with audit_context(actor_for_request(request)):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _errors(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+def _page(request, qs, per_page: int = 25):
+    return Paginator(qs, per_page).get_page(request.GET.get("page"))
+
+
+def _parse_lines(merchant, text: str) -> list[tuple[Product, int, Decimal]]:
+    """``SKU, quantity[, unit cost]`` per line."""
+    out = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        raw = raw.strip()
+        if not raw:
+            continue
+        parts = [p.strip() for p in raw.replace(";", ",").split(",")]
+        if len(parts) < 2:
+            raise ValidationError({"lines": [f"Line {n}: write SKU, quantity."]})
+        product = Product.objects.for_merchant(merchant).filter(sku=parts[0]).first()
+        if product is None:
+            raise ValidationError({"lines": [f"Line {n}: unknown SKU {parts[0]!r}."]})
+        try:
+            qty = int(parts[1])
+            cost = Decimal(parts[2]) if len(parts) > 2 and parts[2] else Decimal("0.00")
+        except (ValueError, InvalidOperation) as exc:
+            raise ValidationError({"lines": [f"Line {n}: quantity must be a whole number."]}) from exc
+        if qty <= 0:
+            raise ValidationError({"lines": [f"Line {n}: quantity must be positive."]})
+        out.append((product, qty, cost))
+    if not out:
+        raise ValidationError({"lines": ["Add at least one line."]})
+    return out
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError as exc:
+        raise ValidationError({"date": ["Use YYYY-MM-DD."]}) from exc
+
+
+# =============================================================================== merchant side
+
+
+@merchant_required
+def shipments(request):
+    qs = (
+        InboundShipment.objects.for_merchant(request.merchant)
+        .select_related("warehouse")
+        .order_by("-created_at", "-pk")
+    )
+    status = request.GET.get("status", "")
+    if status:
+        qs = qs.filter(status=status)
+    return TemplateResponse(
+        request,
+        "inbound/shipments.html",
+        {"page": _page(request, qs), "status": status, "statuses": InboundShipment.Status.choices},
+    )
+
+
+@merchant_required
+def shipment_new(request):
+    warehouses = Warehouse.objects.visible_to(request.merchant).filter(is_active=True).order_by("code")
+    pos = PurchaseOrder.objects.for_merchant(request.merchant).exclude(
+        status__in=[PurchaseOrder.Status.RECEIVED, PurchaseOrder.Status.CANCELLED]
+    )
+    form = request.POST if request.method == "POST" else {}
+    error = ""
+    if request.method == "POST":
+        try:
+            wh = warehouses.filter(pk=request.POST.get("warehouse") or 0).first()
+            if wh is None:
+                raise ValidationError({"warehouse": ["Choose a warehouse."]})
+            lines = _parse_lines(request.merchant, request.POST.get("lines", ""))
+            with audit_context(actor_for_request(request)):
+                shipment = inv.inbound_create(
+                    merchant=request.merchant,
+                    warehouse=wh,
+                    lines=[(p, q) for p, q, _ in lines],
+                    reference=request.POST.get("reference", "").strip()[:100],
+                    expected_at=_date(request.POST.get("expected_at", "")),
+                    carrier=request.POST.get("carrier", "").strip()[:100],
+                    tracking_number=request.POST.get("tracking_number", "").strip()[:100],
+                    notes=request.POST.get("notes", ""),
+                )
+            messages.success(
+                request, f"Inbound shipment {shipment.pk} created. Print ASN:{shipment.pk} on the cartons."
+            )
+            return redirect("inbound:shipment", shipment_id=shipment.pk)
+        except ValidationError as exc:
+            error = _errors(exc)
+        except InventoryError as exc:
+            error = str(exc)
+    return TemplateResponse(
+        request,
+        "inbound/shipment_new.html",
+        {"warehouses": warehouses, "pos": pos, "form": form, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@merchant_required
+def shipment_detail(request, shipment_id: int):
+    shipment = selectors.access_shipment(request.merchant, shipment_id)
+    return TemplateResponse(request, "inbound/report.html", selectors.receiving_report(shipment=shipment))
+
+
+@merchant_required
+def vendors(request):
+    error = ""
+    if request.method == "POST":
+        try:
+            with audit_context(actor_for_request(request)):
+                services.vendor_create(
+                    merchant=request.merchant,
+                    name=request.POST.get("name", "").strip()[:200] or "",
+                    lead_time_days=int(request.POST.get("lead_time_days") or 14),
+                    email=request.POST.get("email", "").strip(),
+                    code=request.POST.get("code", "").strip()[:40],
+                )
+            messages.success(request, "Vendor added.")
+            return redirect("inbound:vendors")
+        except (ValidationError, ValueError) as exc:
+            error = (
+                _errors(exc) if isinstance(exc, ValidationError) else "Lead time must be a number of days."
+            )
+    return TemplateResponse(
+        request,
+        "inbound/vendors.html",
+        {"page": _page(request, selectors.vendor_list(merchant=request.merchant)), "error": error},
+        status=400 if error else 200,
+    )
+
+
+@merchant_required
+def purchase_orders(request):
+    vendor_qs = selectors.vendor_list(merchant=request.merchant)
+    warehouses = Warehouse.objects.visible_to(request.merchant).filter(is_active=True).order_by("code")
+    error = ""
+    if request.method == "POST":
+        try:
+            vendor = vendor_qs.filter(pk=request.POST.get("vendor") or 0).first()
+            wh = warehouses.filter(pk=request.POST.get("warehouse") or 0).first()
+            if vendor is None or wh is None:
+                raise ValidationError({"vendor": ["Choose a vendor and a warehouse."]})
+            with audit_context(actor_for_request(request)):
+                po = services.purchase_order_create(
+                    merchant=request.merchant,
+                    vendor=vendor,
+                    warehouse=wh,
+                    number=request.POST.get("number", "").strip()[:64],
+                    lines=_parse_lines(request.merchant, request.POST.get("lines", "")),
+                    expected_on=_date(request.POST.get("expected_on", "")),
+                )
+            return redirect("inbound:purchase_order", po_id=po.pk)
+        except ValidationError as exc:
+            error = _errors(exc)
+    return TemplateResponse(
+        request,
+        "inbound/purchase_orders.html",
+        {
+            "page": _page(request, selectors.purchase_order_list(merchant=request.merchant)),
+            "vendors": vendor_qs,
+            "warehouses": warehouses,
+            "error": error,
+            "form": request.POST,
+        },
+        status=400 if error else 200,
+    )
+
+
+@merchant_required
+def purchase_order_detail(request, po_id: int):
+    po = get_for_merchant_or_404(
+        PurchaseOrder.objects.select_related("vendor", "warehouse"), request.merchant, pk=po_id
+    )
+    asns = InboundShipment.objects.for_merchant(request.merchant).filter(reference=po.number)
+    return TemplateResponse(
+        request,
+        "inbound/purchase_order.html",
+        {"po": po, "lines": po.lines.select_related("product"), "asns": asns},
+    )
+
+
+@merchant_required
+def returns(request):
+    status = request.GET.get("status", "")
+    return TemplateResponse(
+        request,
+        "inbound/returns.html",
+        {
+            "page": _page(request, selectors.return_list(merchant=request.merchant, status=status)),
+            "status": status,
+            "statuses": ReturnAuthorization.Status.choices,
+        },
+    )
+
+
+def _order_for(merchant, number: str):
+    from orders.models import Order
+
+    number = number.strip()
+    qs = Order.objects.for_merchant(merchant)
+    order = qs.filter(number=number).first() or qs.filter(external_id=number).first()
+    if order is None and number.isdigit():
+        order = qs.filter(pk=int(number)).first()
+    return order
+
+
+@merchant_required
+def return_new(request):
+    error = ""
+    if request.method == "POST":
+        try:
+            order = _order_for(request.merchant, request.POST.get("order", ""))
+            if order is None:
+                raise ValidationError({"order": ["No order with that number."]})
+            lines = [(p, q) for p, q, _ in _parse_lines(request.merchant, request.POST.get("lines", ""))]
+            with audit_context(actor_for_request(request)):
+                rma = services.return_open(
+                    merchant=request.merchant,
+                    order=order,
+                    reason=request.POST.get("reason", ""),
+                    lines=lines,
+                    customer_note=request.POST.get("note", ""),
+                    buy_label=bool(request.POST.get("buy_label")),
+                )
+            messages.success(request, f"Return {rma.number} opened.")
+            return redirect("inbound:return", rma_id=rma.pk)
+        except ValidationError as exc:
+            error = _errors(exc)
+        except FloorError as exc:
+            error = str(exc)
+    return TemplateResponse(
+        request,
+        "inbound/return_new.html",
+        {"reasons": ReturnReason.choices, "form": request.POST, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@merchant_required
+def return_detail(request, rma_id: int):
+    rma = get_for_merchant_or_404(
+        ReturnAuthorization.objects.select_related("order", "warehouse"), request.merchant, pk=rma_id
+    )
+    return TemplateResponse(
+        request,
+        "inbound/return.html",
+        {
+            "rma": rma,
+            "lines": rma.lines.select_related("product"),
+            "units": rma.units.select_related("product"),
+        },
+    )
+
+
+# =============================================================================== the floor (tablet)
+
+
+def _ctx(**kw):
+    return {"client_scan_id": uuid.uuid4().hex, **kw}
+
+
+@operator_required
+def floor_home(request):
+    return TemplateResponse(
+        request,
+        "inbound/floor/home.html",
+        {
+            "putaways": PutawayTask.objects.filter(status=PutawayTask.Status.OPEN).count(),
+            "counts": CycleCount.objects.filter(status__in=CycleCount.OPEN_STATUSES).count(),
+            "approvals": CycleCount.objects.filter(status=CycleCount.Status.APPROVAL).count(),
+            "returns": ReturnAuthorization.objects.filter(status=ReturnAuthorization.Status.OPEN).count(),
+        },
+    )
+
+
+@operator_required
+def floor_schedule(request):
+    return TemplateResponse(request, "inbound/floor/schedule.html", selectors.inbound_schedule())
+
+
+def _find_shipment(text: str) -> InboundShipment | None:
+    try:
+        scan = gs1.parse_scan(text)
+    except gs1.ScanError:
+        return None
+    open_qs = InboundShipment.objects.exclude(status=InboundShipment.Status.CANCELLED)
+    if scan.kind == "asn" and scan.value.isdigit():
+        return open_qs.filter(pk=int(scan.value)).first()
+    value = scan.sscc or scan.value
+    return (
+        open_qs.filter(tracking_number=value).order_by("-pk").first()
+        or open_qs.filter(reference=value)
+        .exclude(status=InboundShipment.Status.RECEIVED)
+        .order_by("-pk")
+        .first()
+    )
+
+
+@operator_required
+def floor_receive_start(request):
+    if request.method == "POST":
+        shipment = _find_shipment(request.POST.get("scan", ""))
+        if shipment is None:
+            messages.error(request, "No open inbound shipment for that label. Scan the ASN label (ASN:…).")
+            return redirect("inbound:floor_receive_start")
+        try:
+            services.receiving_start(
+                shipment=shipment, user=request.user, dock=request.POST.get("dock", "")[:20]
+            )
+        except FloorError as exc:
+            messages.error(request, str(exc))
+            return redirect("inbound:floor_receive_start")
+        return redirect("inbound:floor_receive", shipment_id=shipment.pk)
+    return TemplateResponse(request, "inbound/floor/receive_start.html", _ctx())
+
+
+def _find_product(merchant_id: int, scan: gs1.Scan) -> Product | None:
+    qs = Product.objects.for_merchant(merchant_id)
+    if scan.gtin:
+        return qs.filter(barcode__in=scan.barcode_forms()).first()
+    if scan.kind in ("sku", "text"):
+        return qs.filter(sku=scan.value).first() or qs.filter(barcode=scan.value).first()
+    return None
+
+
+@operator_required
+def floor_receive(request, shipment_id: int):
+    shipment = get_object_or_404(InboundShipment.objects.select_related("warehouse"), pk=shipment_id)
+    session = ReceivingSession.objects.filter(shipment=shipment).first()
+    if session is None:
+        session = services.receiving_start(shipment=shipment, user=request.user)
+    if request.method == "POST":
+        p = request.POST
+        try:
+            scan = gs1.parse_scan(p.get("scan", ""))
+            product = _find_product(shipment.merchant_id, scan)
+            if product is None:
+                raise FloorError(f"Unknown item {scan.value or scan.raw!r} for this merchant — set it aside.")
+            qty = int(p.get("quantity") or (scan.count or 1))
+            lot = (p.get("lot") or scan.lot).strip()
+            expires = _date(p.get("expires_on", "")) or scan.expiry
+            line, created = services.receipt_record(
+                session=session,
+                client_scan_id=p.get("client_scan_id") or uuid.uuid4().hex,
+                product=product,
+                quantity=qty,
+                damaged=bool(p.get("damaged")),
+                damage_note=p.get("damage_note", "")[:200],
+                photo=request.FILES.get("photo"),
+                lot=lot,
+                expires_on=expires,
+                raw_scan=p.get("scan", ""),
+                user=request.user,
+            )
+            state = "damaged → quarantine" if line.damaged else "available"
+            flag = " (NOT ON ASN — flagged)" if not line.on_asn else ""
+            messages.success(
+                request,
+                f"{'Received' if created else 'Already recorded'}: {line.quantity} × {product.sku} {state}{flag}",
+            )
+        except gs1.ScanError as exc:
+            messages.error(request, str(exc))
+        except (FloorError, InventoryError) as exc:
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        except ValueError:
+            messages.error(request, "Type the count as a whole number.")
+        return redirect("inbound:floor_receive", shipment_id=shipment.pk)
+    report = selectors.receiving_report(shipment=shipment)
+    qc_due = []
+    for row in report["lines"]:
+        checklist = selectors.qc_checklist_for(product=row["product"])
+        if checklist and row["received"] and not session.inspections.filter(product=row["product"]).exists():
+            qc_due.append(
+                {
+                    "product": row["product"],
+                    "checklist": checklist,
+                    "sample": services.qc_sample_size(
+                        received=row["received"], rate_pct=checklist.sample_rate_pct
+                    ),
+                }
+            )
+    return TemplateResponse(
+        request, "inbound/floor/receive.html", _ctx(**{**report, "session": session}, qc_due=qc_due)
+    )
+
+
+@operator_required
+@require_POST
+def floor_receive_done(request, shipment_id: int):
+    session = get_object_or_404(ReceivingSession, shipment_id=shipment_id)
+    try:
+        services.receiving_complete(session=session, user=request.user)
+    except (FloorError, InventoryError) as exc:
+        messages.error(request, str(exc))
+        return redirect("inbound:floor_receive", shipment_id=shipment_id)
+    messages.success(request, "Receiving done — the merchant has the report.")
+    return redirect("inbound:floor_putaway_list")
+
+
+@operator_required
+@require_POST
+def floor_qc(request, shipment_id: int, product_id: int):
+    session = get_object_or_404(ReceivingSession, shipment_id=shipment_id)
+    product = get_object_or_404(Product, pk=product_id, merchant_id=session.merchant_id)
+    checklist = selectors.qc_checklist_for(product=product)
+    try:
+        results = {
+            item: request.POST.get(f"check_{i}") == "pass"
+            for i, item in enumerate(checklist.items if checklist else [])
+        }
+        inspection = services.qc_inspection_record(
+            session=session,
+            product=product,
+            results=results,
+            sampled=int(request.POST.get("sampled") or 1),
+            failed=int(request.POST.get("failed") or 0),
+            notes=request.POST.get("notes", "")[:300],
+            client_scan_id=request.POST.get("client_scan_id", ""),
+            user=request.user,
+        )
+        if inspection.passed:
+            messages.success(request, f"QC passed for {product.sku}.")
+        else:
+            messages.error(
+                request, f"QC failed: {inspection.failed} × {product.sku} quarantined, merchant notified."
+            )
+    except (FloorError, ValidationError, ValueError) as exc:
+        messages.error(request, _errors(exc) if isinstance(exc, ValidationError) else str(exc))
+    return redirect("inbound:floor_receive", shipment_id=shipment_id)
+
+
+@operator_required
+def floor_putaway_list(request):
+    tasks = selectors.putaway_open_list()
+    if request.method == "POST":
+        text = request.POST.get("scan", "").strip()
+        task = None
+        if text.upper().startswith("PUT:") and text[4:].isdigit():
+            task = tasks.filter(pk=int(text[4:])).first()
+        if task is None:
+            messages.error(request, "Scan a putaway label (PUT:…) or tap a task.")
+            return redirect("inbound:floor_putaway_list")
+        return redirect("inbound:floor_putaway", task_id=task.pk)
+    return TemplateResponse(request, "inbound/floor/putaway_list.html", _ctx(page=_page(request, tasks, 30)))
+
+
+@operator_required
+def floor_putaway(request, task_id: int):
+    task = get_object_or_404(
+        PutawayTask.objects.select_related("product", "suggested_location", "from_location"), pk=task_id
+    )
+    if request.method == "POST":
+        text = request.POST.get("scan", "").strip()
+        try:
+            scan = gs1.parse_scan(text)
+            code = scan.value if scan.kind in ("location", "text") else ""
+            location = Location.objects.filter(warehouse_id=task.warehouse_id, code=code).first()
+            if location is None:
+                raise FloorError(f"Unknown location {text!r} — scan the shelf label (LOC:…).")
+            services.putaway_confirm(task=task, location=location, user=request.user)
+            messages.success(request, f"Put away {task.quantity} × {task.product.sku} in {location.code}.")
+            nxt = selectors.putaway_open_list(warehouse_id=task.warehouse_id).first()
+            return (
+                redirect("inbound:floor_putaway", task_id=nxt.pk)
+                if nxt
+                else redirect("inbound:floor_putaway_list")
+            )
+        except (FloorError, gs1.ScanError) as exc:
+            messages.error(request, str(exc))
+        return redirect("inbound:floor_putaway", task_id=task.pk)
+    return TemplateResponse(request, "inbound/floor/putaway.html", _ctx(task=task))
+
+
+@operator_required
+def floor_counts(request):
+    queue = selectors.count_queue(statuses=[CycleCount.Status.OPEN, CycleCount.Status.RECOUNT])
+    return TemplateResponse(request, "inbound/floor/counts.html", {"page": _page(request, queue, 30)})
+
+
+@operator_required
+def floor_count(request, count_id: int):
+    count = get_object_or_404(CycleCount.objects.select_related("location", "product"), pk=count_id)
+    if request.method == "POST":
+        try:
+            qty = int(request.POST.get("quantity", "").strip())
+            before = count.status
+            count = services.count_submit(count=count, quantity=qty, user=request.user)
+            if count.status == CycleCount.Status.RECOUNT:
+                messages.error(
+                    request, "The count differs from the system — please recount this location carefully."
+                )
+                return redirect("inbound:floor_count", count_id=count.pk)
+            if count.status == CycleCount.Status.APPROVAL:
+                messages.success(request, "Counted. The difference needs a manager's approval.")
+            elif before in CycleCount.OPEN_STATUSES:
+                messages.success(request, "Counted. Thank you.")
+        except ValueError:
+            messages.error(request, "Type the number of units you counted.")
+            return redirect("inbound:floor_count", count_id=count.pk)
+        except (FloorError, ValidationError) as exc:
+            messages.error(request, _errors(exc) if isinstance(exc, ValidationError) else str(exc))
+            return redirect("inbound:floor_count", count_id=count.pk)
+        nxt = selectors.count_queue(statuses=[CycleCount.Status.OPEN, CycleCount.Status.RECOUNT]).first()
+        return redirect("inbound:floor_count", count_id=nxt.pk) if nxt else redirect("inbound:floor_counts")
+    if count.status not in (CycleCount.Status.OPEN, CycleCount.Status.RECOUNT):
+        messages.info(request, f"Count {count.pk} is {count.get_status_display().lower()}.")
+        return redirect("inbound:floor_counts")
+    return TemplateResponse(request, "inbound/floor/count.html", _ctx(count=count))
+
+
+@operator_required
+def floor_approvals(request):
+    if request.method == "POST":
+        count = get_object_or_404(CycleCount, pk=request.POST.get("count_id") or 0)
+        try:
+            services.count_approve(
+                count=count,
+                user=request.user,
+                approve=request.POST.get("decision") == "approve",
+                note=request.POST.get("note", ""),
+            )
+            messages.success(request, f"Count {count.pk}: {request.POST.get('decision')}d.")
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        except FloorError as exc:
+            messages.error(request, str(exc))
+        return redirect("inbound:floor_approvals")
+    queue = selectors.count_queue(statuses=[CycleCount.Status.APPROVAL]).select_related("counted_by")
+    return TemplateResponse(request, "inbound/floor/approvals.html", {"page": _page(request, queue)})
+
+
+@operator_required
+def floor_variance(request):
+    days = int(request.GET.get("days") or 30) if (request.GET.get("days") or "30").isdigit() else 30
+    from django.utils import timezone
+
+    since = timezone.now() - dt.timedelta(days=days)
+    return TemplateResponse(
+        request,
+        "inbound/floor/variance.html",
+        {
+            "days": days,
+            "accuracy": selectors.count_accuracy(since=since),
+            "page": _page(request, selectors.variance_report(since=since)),
+        },
+    )
+
+
+@operator_required
+def floor_count_sheet(request):
+    from warehouse.inbound.pdf import count_sheet_pdf
+
+    queue = list(selectors.count_queue(statuses=[CycleCount.Status.OPEN, CycleCount.Status.RECOUNT])[:500])
+    response = HttpResponse(count_sheet_pdf(queue), content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="count-sheet.pdf"'
+    return response
+
+
+@operator_required
+def floor_help(request):
+    return TemplateResponse(request, "inbound/floor/help.html", {})
+
+
+@operator_required
+def floor_returns(request):
+    if request.method == "POST":
+        text = request.POST.get("scan", "").strip()
+        try:
+            scan = gs1.parse_scan(text)
+        except gs1.ScanError as exc:
+            messages.error(request, str(exc))
+            return redirect("inbound:floor_returns")
+        value = scan.value
+        rma = (
+            ReturnAuthorization.objects.filter(number__iexact=value).order_by("-pk").first()
+            or ReturnAuthorization.objects.filter(number__iexact=f"RMA-{value}").order_by("-pk").first()
+            or ReturnAuthorization.objects.filter(label_tracking=value).exclude(label_tracking="").first()
+        )
+        if rma is None:
+            messages.error(request, "No return with that label. Scan the RMA label (RMA:…).")
+            return redirect("inbound:floor_returns")
+        return redirect("inbound:floor_return", rma_id=rma.pk)
+    open_rmas = ReturnAuthorization.objects.filter(
+        status__in=[ReturnAuthorization.Status.OPEN, ReturnAuthorization.Status.RECEIVED]
+    ).select_related("order")
+    return TemplateResponse(request, "inbound/floor/returns.html", _ctx(page=_page(request, open_rmas)))
+
+
+@operator_required
+def floor_return(request, rma_id: int):
+    rma = get_object_or_404(ReturnAuthorization.objects.select_related("order", "warehouse"), pk=rma_id)
+    if request.method == "POST":
+        if request.POST.get("action") == "finish":
+            try:
+                services.return_complete(rma=rma, user=request.user)
+                messages.success(request, f"{rma.number} processed; billing has the credit.")
+                return redirect("inbound:floor_returns")
+            except FloorError as exc:
+                messages.error(request, str(exc))
+            return redirect("inbound:floor_return", rma_id=rma.pk)
+        try:
+            scan = gs1.parse_scan(request.POST.get("scan", ""))
+            product = _find_product(rma.merchant_id, scan)
+            if product is None:
+                raise FloorError("Unknown item — scan the product barcode.")
+            unit, _created = services.return_receive_unit(
+                rma=rma,
+                client_scan_id=request.POST.get("client_scan_id") or uuid.uuid4().hex,
+                product=product,
+                grade=request.POST.get("grade", ""),
+                quantity=int(request.POST.get("quantity") or 1),
+                lot=(request.POST.get("lot") or scan.lot).strip(),
+                note=request.POST.get("note", "")[:200],
+                user=request.user,
+            )
+            messages.success(request, f"{unit.quantity} × {product.sku} graded {unit.get_grade_display()}.")
+        except gs1.ScanError as exc:
+            messages.error(request, str(exc))
+        except (FloorError, InventoryError) as exc:
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        except ValueError:
+            messages.error(request, "Type the quantity as a whole number.")
+        return redirect("inbound:floor_return", rma_id=rma.pk)
+    return TemplateResponse(
+        request,
+        "inbound/floor/return.html",
+        _ctx(
+            rma=rma,
+            lines=rma.lines.select_related("product"),
+            units=rma.units.select_related("product"),
+            grades=ReturnUnit.Grade.choices,
+        ),
+    )
