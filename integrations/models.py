@@ -201,7 +201,7 @@ class ChannelEvent(TenantModel):
 
     connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="events")
     direction = models.CharField(max_length=3, choices=Direction.choices)
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=100)
     outcome = models.CharField(max_length=8, choices=Outcome.choices)
     message = models.CharField(max_length=500, blank=True)
     reference = models.CharField(max_length=200, blank=True)

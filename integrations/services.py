@@ -65,7 +65,7 @@ def event_log(
         merchant_id=connection.merchant_id,
         connection=connection,
         direction=direction,
-        kind=kind,
+        kind=kind[:100],
         outcome=outcome,
         message=message[:500],
         reference=str(reference)[:200],
