@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from billing import api
+
+urlpatterns = [
+    path("pricing/quote/", api.PricingQuoteApi.as_view(), name="pricing-quote"),
+    path("orders/<int:order_id>/costs/", api.OrderCostsApi.as_view(), name="order-costs"),
+    path("invoices/", api.InvoiceListApi.as_view(), name="invoices"),
+    path("invoices/<int:pk>/", api.InvoiceDetailApi.as_view(), name="invoice"),
+    path("invoices/<int:pk>/pdf/", api.InvoicePdfApi.as_view(), name="invoice-pdf"),
+]

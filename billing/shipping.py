@@ -113,8 +113,8 @@ SPEEDS = ("standard", "expedited", "overnight")
 
 def billable_lb(*, weight_g: Decimal | int, length_mm: Decimal | int, width_mm: Decimal | int,
                 height_mm: Decimal | int, service: Service) -> int:  # fmt: skip
-    actual = D(weight_g) / GRAMS_PER_LB
-    cuin = (D(length_mm) / MM_PER_IN) * (D(width_mm) / MM_PER_IN) * (D(height_mm) / MM_PER_IN)
+    actual = D(str(weight_g)) / GRAMS_PER_LB
+    cuin = (D(str(length_mm)) / MM_PER_IN) * (D(str(width_mm)) / MM_PER_IN) * (D(str(height_mm)) / MM_PER_IN)
     dim = D(0)
     if cuin > service.dim_threshold_cuin:
         dim = cuin / service.dim_divisor

@@ -1,4 +1,22 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from billing import views
 
 app_name = "billing"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("settings/", views.account_settings, name="settings"),
+    path("invoices/", views.invoice_list, name="invoices"),
+    path("invoices/<int:pk>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:pk>/pdf/", views.invoice_pdf_view, name="invoice_pdf"),
+    path("invoices/<int:pk>/pay/", views.invoice_pay, name="invoice_pay"),
+    path("lines/<int:pk>/", views.line_detail, name="line_detail"),
+    path("lines/<int:pk>/dispute/", views.line_dispute, name="line_dispute"),
+    path("payment-methods/", views.payment_methods, name="payment_methods"),
+    path("payment-methods/<int:pk>/<str:action>/", views.payment_method_action, name="payment_method_action"),
+    path("costs/", views.costs, name="costs"),
+    path("volume/", views.volume, name="volume"),
+    path("estimates/", views.estimates, name="estimates"),
+    path("statements/", views.statements, name="statements"),
+    path("operator/", views.operator_desk, name="operator"),
+]

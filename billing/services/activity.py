@@ -87,7 +87,7 @@ def order_cost_estimate(*, merchant_id: int, order_id: int, at: datetime | None 
         card=ctx.card, monthly_orders=ctx.basis,
     )  # fmt: skip
     extra = {"box": box.code, "service": ship.service.label, "zone": zone, "billable_lb": ship.billable_lb,
-             "days": ship.days, "card": ctx.card.label}  # fmt: skip
+             "days": ship.days, "dest_zip": profile.dest_zip[:10], "origin_zip": profile.origin_zip, "card": ctx.card.label}  # fmt: skip
     cost, _ = OrderCost.objects.update_or_create(
         merchant_id=merchant_id, order_id=order_id,
         defaults={"order_number": profile.number[:64], "currency": priced.currency, "estimated": _breakdown(priced, extra),
