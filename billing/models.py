@@ -20,6 +20,10 @@ def _money(**kw):
     return models.DecimalField(max_digits=14, decimal_places=2, default=ZERO, **kw)
 
 
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
 class ImmutableError(Exception):
     pass
 
@@ -369,7 +373,7 @@ class Notice(TenantModel):
 class SavedEstimate(models.Model):
     """A calculator estimate saved to share by link; claimed by a merchant after sign-up."""
 
-    token = models.CharField(max_length=32, unique=True, default=secrets.token_urlsafe)
+    token = models.CharField(max_length=32, unique=True, default=new_token)
     inputs = models.JSONField()
     summary = models.JSONField(default=dict)
     rate_versions = models.JSONField(default=list)
