@@ -132,7 +132,7 @@ class Parcel:
 class ShipOptions:
     signature: str = ""  # "", "signature", "adult_signature"
     insurance_amount: Decimal | None = None
-    label_format: str = "PDF"  # PDF | ZPL | PNG
+    label_format: str = ""  # PDF | ZPL | PNG; empty = the account's format
     reference: str = ""
 
 

@@ -15,7 +15,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from functools import partial
@@ -315,10 +315,11 @@ def _fetch_rates(
     outcome = AccountOutcome(account_id=config.pk, name=config.name, carrier=config.carrier)
     started = time.monotonic()
     deadline = started + config.timeout
+    account_options = _label_options(config, options)
     try:
         response = _call_with_retries(
             lambda: connector.rates(
-                parcel=parcel, from_address=from_address, to_address=to_address, options=options
+                parcel=parcel, from_address=from_address, to_address=to_address, options=account_options
             ),
             deadline=deadline,
         )
@@ -555,14 +556,14 @@ def _default_warehouse(merchant):
 # --- labels -----------------------------------------------------------------------------------------------
 
 
-def _label_options(account: CarrierAccount | None, options: ShipOptions | None) -> ShipOptions:
+def _label_options(
+    account: CarrierAccount | AccountConfig | None, options: ShipOptions | None
+) -> ShipOptions:
+    """The caller's label format, else the account's (PDF 4x6 unless the account says ZPL or PNG)."""
     options = options or ShipOptions()
-    if account is not None and options.label_format == "PDF" and account.label_format != "PDF":
-        options = ShipOptions(
-            signature=options.signature,
-            insurance_amount=options.insurance_amount,
-            label_format=account.label_format,
-            reference=options.reference,
+    if not options.label_format:
+        options = replace(
+            options, label_format=(account.label_format if account is not None else "") or "PDF"
         )
     return options
 
@@ -636,9 +637,17 @@ def shipment_buy_label(
     accounts = {
         a.pk: a for a in CarrierAccount.objects.filter(pk__in={c.rate.account_id for c in candidates})
     }
-    for index, candidate in enumerate(candidates[:MAX_BUY_CANDIDATES]):
+    failed_accounts: set[int] = set()
+    tried = 0
+    for candidate in candidates:
         account = accounts[candidate.rate.account_id]
+        if account.pk in failed_accounts:
+            continue
+        if tried >= MAX_BUY_CANDIDATES:
+            break
+        index, tried = tried, tried + 1
         if index and not breaker.allow(account.pk):
+            failed_accounts.add(account.pk)
             failures.append(f"{_carrier_name(account.carrier)} paused after repeated failures")
             continue
         why = reason if index == 0 else f"{reason}; failed over after: {', '.join(failures)}"
@@ -650,6 +659,8 @@ def shipment_buy_label(
         except RejectedProviderError as exc:
             breaker.record_success(account.pk)
             failures.append(f"{_carrier_name(account.carrier)} {_short(exc)}")
+            if exc.status in (401, 402, 403):  # the account itself cannot buy: skip its other rates
+                failed_accounts.add(account.pk)
             continue
         except RetryableProviderError as exc:
             breaker.record_failure(account.pk)
@@ -662,6 +673,7 @@ def shipment_buy_label(
                 raise LabelPurchaseFailed([message]) from exc
             if label is None:
                 failures.append(f"{_carrier_name(account.carrier)} {_short(exc)}")
+                failed_accounts.add(account.pk)
                 continue
         breaker.record_success(account.pk)
         return _shipment_finish(shipment=shipment, label=label, account=account, chosen=candidate, reason=why)

@@ -22,7 +22,9 @@ def easypost_webhook(request: HttpRequest) -> JsonResponse:
     body = request.body
     if len(body) > MAX_BODY:
         return JsonResponse({"detail": "Body too large."}, status=413)
-    if not easypost_webhooks.verify(body, request.headers.get("X-Hmac-Signature"), selectors.webhook_secrets()):
+    if not easypost_webhooks.verify(
+        body, request.headers.get("X-Hmac-Signature"), selectors.webhook_secrets()
+    ):
         return JsonResponse({"detail": "Invalid signature."}, status=401)
     try:
         payload = json.loads(body)

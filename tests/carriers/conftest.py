@@ -56,3 +56,31 @@ def make_account(fake, *, merchant=None, carrier="usps", key=None, **fields) -> 
 @pytest.fixture
 def four_accounts(fake_easypost):
     return {c: make_account(fake_easypost, carrier=c) for c in ("usps", "ups", "fedex", "dhl_express")}
+
+
+def make_order(merchant, *, external_id="1001", status="packed", shipping_service="standard", **fields):
+    from orders.models import Order, OrderLine
+
+    order = Order.objects.create(
+        merchant=merchant,
+        external_id=external_id,
+        number=f"#{external_id}",
+        status=status,
+        shipping_service=shipping_service,
+        ship_to_name=CUSTOMER.name,
+        ship_to_street1=CUSTOMER.street1,
+        ship_to_street2=CUSTOMER.street2,
+        ship_to_city=CUSTOMER.city,
+        ship_to_state=CUSTOMER.state,
+        ship_to_postal_code=CUSTOMER.postal_code,
+        ship_to_country="US",
+        ship_to_email=CUSTOMER.email,
+        **fields,
+    )
+    OrderLine.objects.create(order=order, sku="TEE-1", quantity=1, allocated_quantity=1)
+    return order
+
+
+@pytest.fixture
+def order_a(merchant_a):
+    return make_order(merchant_a)

@@ -471,7 +471,10 @@ class FakeEasyPost:
 
     def scan_form(self, body: dict) -> dict:
         ids = [
-            s["id"] if isinstance(s, dict) else s for s in (body.get("scan_form") or {}).get("shipment") or []
+            s["id"] if isinstance(s, dict) else s
+            for s in (body.get("scan_form") or {}).get("shipment")
+            or (body.get("scan_form") or {}).get("shipments")
+            or []
         ]
         shipments = [self.shipments.get(i) for i in ids]
         codes = [s["tracking_code"] for s in shipments if s and s.get("tracking_code")]

@@ -189,7 +189,7 @@ class EasyPostCarrier:
         data = self._call(
             "scan form",
             self.client.scan_form.create,
-            shipments=[{"id": sid} for sid in provider_shipment_ids],
+            shipment=[{"id": sid} for sid in provider_shipment_ids],
         )
         return mapper.scan_form_from_ep(data)
 
