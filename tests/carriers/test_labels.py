@@ -191,7 +191,7 @@ def test_insurance_and_signature_reach_easypost_and_the_fees(
     assert shipment.rate == Decimal("9.17")  # 6.07 + 3.10 signature
     assert shipment.carrier_fees == Decimal("2.00")  # insurance fee
     assert shipment.insurance_cost == Decimal("2.00")
-    buy_body = [c for c in fake_easypost.calls("POST") if c[2].endswith("/buy")][0][3]
+    buy_body = next(c for c in fake_easypost.calls("POST") if c[2].endswith("/buy"))[3]
     assert buy_body["insurance"] == "200"
 
 
