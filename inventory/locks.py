@@ -12,6 +12,7 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 
 from inventory.models import Allocation, StockLevel
 
@@ -40,13 +41,22 @@ def level_get_or_create(*, merchant_id: int, product_id: int, warehouse_id: int)
 
 
 def lock_levels(*, merchant_id: int, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
-    """Locks the levels of (product_id, warehouse_id) pairs in pk order, creating missing ones first."""
+    """Locks the levels of (product_id, warehouse_id) pairs in pk order (one query when they all exist),
+    creating missing ones first."""
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    ids = [level_get_or_create(merchant_id=merchant_id, product_id=p, warehouse_id=w).pk for p, w in wanted]
-    locked = list(StockLevel.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
-    return {(lv.product_id, lv.warehouse_id): lv for lv in locked}
+    match = Q()
+    for product_id, warehouse_id in wanted:
+        match |= Q(product_id=product_id, warehouse_id=warehouse_id)
+    qs = StockLevel.objects.select_for_update().filter(match, merchant_id=merchant_id).order_by("pk")
+    locked = {(lv.product_id, lv.warehouse_id): lv for lv in qs}
+    if len(locked) == len(wanted):
+        return locked
+    for p, w in wanted:
+        if (p, w) not in locked:
+            level_get_or_create(merchant_id=merchant_id, product_id=p, warehouse_id=w)
+    return {(lv.product_id, lv.warehouse_id): lv for lv in qs.all()}
 
 
 def lock_allocations(ids: Iterable[int]) -> list[Allocation]:

@@ -480,9 +480,13 @@ def _reserve_kit(
     return parent
 
 
-def _fill_backorders(*, mid: int, product_id: int, warehouse_id: int, fx: _Effects) -> None:
-    """Gives free units of a product to waiting demand: priority first, then the oldest request."""
-    level = lock_levels(merchant_id=mid, pairs=[(product_id, warehouse_id)])[(product_id, warehouse_id)]
+def _fill_backorders(
+    *, mid: int, product_id: int, warehouse_id: int, fx: _Effects, level: StockLevel | None = None
+) -> None:
+    """Gives free units of a product to waiting demand: priority first, then the oldest request. ``level``
+    may be passed when the caller holds its lock and its values are current."""
+    if level is None:
+        level = lock_levels(merchant_id=mid, pairs=[(product_id, warehouse_id)])[(product_id, warehouse_id)]
     if level.backordered <= 0 or _free(level) <= 0:
         return
     queue = lock_allocations(
@@ -615,7 +619,9 @@ def stock_release(*, merchant, reference: str, quantity: int | None = None) -> i
         if remaining is not None:
             remaining -= from_backorder + from_allocated
     for pid, wid in sorted(refill):
-        _fill_backorders(mid=mid, product_id=pid, warehouse_id=wid, fx=fx)
+        level = levels[(pid, wid)]
+        if level.backordered > 0 and _free(level) > 0:
+            _fill_backorders(mid=mid, product_id=pid, warehouse_id=wid, fx=fx)
     fx.flush()
     return freed_total
 
@@ -630,6 +636,8 @@ def _release_units(
     StockLevel.objects.filter(pk=level.pk).update(
         reserved=F("reserved") - from_allocated, backordered=F("backordered") - from_backorder
     )
+    level.reserved -= from_allocated
+    level.backordered -= from_backorder
     alloc.requested -= from_backorder + from_allocated
     alloc.allocated -= from_allocated
     alloc.picked -= from_picked
