@@ -1,4 +1,19 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from warehouse import views
 
 app_name = "warehouse"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("waves/create/", views.wave_create, name="wave_create"),
+    path("batches/<int:pk>/", views.batch_detail, name="batch"),
+    path("batches/<int:pk>/picklist.pdf", views.pick_list_pdf, name="pick_list_pdf"),
+    path("batches/<int:pk>/pick/", views.pick, name="pick"),
+    path("batches/<int:pk>/pick/scan/", views.pick_scan, name="pick_scan"),
+    path("pack/", views.pack_station, name="pack_station"),
+    path("pack/<int:pk>/", views.pack_session, name="pack_session"),
+    path("pack/<int:pk>/scan/", views.pack_scan, name="pack_scan"),
+    path("pack/<int:pk>/ship/", views.pack_ship, name="pack_ship"),
+    path("pack/<int:pk>/label/<int:n>.<str:fmt>", views.pack_label, name="pack_label"),
+    path("pack/<int:pk>/slip.pdf", views.packing_slip, name="packing_slip"),
+]

@@ -1,0 +1,286 @@
+"""Warehouse floor screens: waves and batches for managers, scan-first picking and packing for associates.
+
+Operator staff only (``request.user.is_operator``); a merchant user gets 403. Scans post a client-made
+``scan_id`` so a retried request is answered from the first one (see ``services._scan_once``).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from fulfil.audit import actor_for_request, audit_context
+from inventory.models import Warehouse
+from orders.models import OrderLine
+from warehouse import documents, packing, selectors, services
+from warehouse.exceptions import WarehouseError
+from warehouse.models import Batch, PackSession, PickTask
+
+
+def operator_required(view):
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_operator:
+            return HttpResponseForbidden("Warehouse screens are for warehouse staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _warehouse(request: HttpRequest) -> Warehouse:
+    code = request.GET.get("wh") or request.POST.get("wh") or request.session.get("warehouse_code")
+    qs = Warehouse.objects.filter(owner_merchant__isnull=True, is_active=True)
+    wh = qs.filter(code=code).first() if code else None
+    wh = wh or qs.order_by("code").first()
+    if wh is None:
+        raise WarehouseError("No warehouse is set up yet.")
+    request.session["warehouse_code"] = wh.code
+    return wh
+
+
+@operator_required
+def home(request: HttpRequest) -> HttpResponse:
+    try:
+        wh = _warehouse(request)
+    except WarehouseError as exc:
+        return TemplateResponse(request, "warehouse/home.html", {"error": str(exc)})
+    batches = Paginator(selectors.batch_list(warehouse=wh).exclude(status=Batch.Status.CANCELLED), 25)
+    ctx = {
+        "wh": wh,
+        "warehouses": Warehouse.objects.filter(owner_merchant__isnull=True, is_active=True),
+        "waves": selectors.wave_list(warehouse=wh)[:10],
+        "batches": batches.get_page(request.GET.get("page")),
+        "releasable": selectors.releasable_orders(warehouse=wh).count(),
+    }
+    return TemplateResponse(request, "warehouse/home.html", ctx)
+
+
+@operator_required
+@require_POST
+def wave_create(request: HttpRequest) -> HttpResponse:
+    wh = _warehouse(request)
+    rules = {
+        "line_profile": request.POST.get("line_profile", "any"),
+        "handling": request.POST.get("handling", "any"),
+        "zone": request.POST.get("zone", "").strip(),
+        "priority_first": True,
+    }
+    levels = request.POST.getlist("service_levels")
+    if levels:
+        rules["service_levels"] = levels
+    totes = max(1, min(24, int(request.POST.get("totes") or 8)))
+    with audit_context(actor_for_request(request)):
+        wave = services.wave_create(warehouse=wh, user=request.user, rules=rules, cart_totes=totes)
+    return redirect(f"/app/warehouse/?wave={wave.pk}")
+
+
+@operator_required
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(Batch, pk=pk)
+    return TemplateResponse(
+        request, "warehouse/batch.html", {"batch": batch, "tasks": selectors.batch_tasks(batch=batch)}
+    )
+
+
+@operator_required
+def pick_list_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(Batch, pk=pk)
+    pdf = documents.pick_list_pdf(batch=batch, tasks=selectors.batch_tasks(batch=batch))
+    resp = HttpResponse(pdf, content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="picklist-{batch.number}.pdf"'
+    return resp
+
+
+def _pick_ctx(batch: Batch, result=None) -> dict:
+    task = selectors.batch_next_task(batch=batch)
+    tasks = selectors.batch_tasks(batch=batch)
+    done = sum(1 for t in tasks if t.status != PickTask.Status.PENDING)
+    return {"batch": batch, "task": task, "result": result, "done": done, "total": len(tasks)}
+
+
+@operator_required
+def pick(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(Batch, pk=pk)
+    if batch.status == Batch.Status.OPEN:
+        with audit_context(actor_for_request(request)):
+            batch = services.batch_start(batch=batch, user=request.user)
+    return TemplateResponse(request, "warehouse/pick.html", _pick_ctx(batch))
+
+
+@operator_required
+@require_POST
+def pick_scan(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(Batch, pk=pk)
+    code = request.POST.get("code", "").strip()
+    qty = request.POST.get("quantity", "").strip()
+    scan_id = request.POST.get("scan_id", "")
+    with audit_context(actor_for_request(request)):
+        try:
+            if request.POST.get("action") == "short":
+                result = services.pick_short(batch=batch, user=request.user, scan_id=scan_id)
+            else:
+                result = services.pick_scan(
+                    batch=batch,
+                    user=request.user,
+                    scan_id=scan_id,
+                    code=code,
+                    quantity=int(qty) if qty.isdigit() else None,
+                )
+        except WarehouseError as exc:
+            result = services.ScanResult(False, str(exc))
+    batch.refresh_from_db()
+    resp = TemplateResponse(request, "warehouse/pick.html#task", _pick_ctx(batch, result))
+    resp["Vary"] = "HX-Request"
+    return resp
+
+
+@operator_required
+def pack_station(request: HttpRequest) -> HttpResponse:
+    error = ""
+    if request.method == "POST":
+        try:
+            wh = _warehouse(request)
+            session = services.pack_open(warehouse=wh, user=request.user, code=request.POST.get("code", ""))
+            return redirect("warehouse:pack_session", pk=session.pk)
+        except WarehouseError as exc:
+            error = str(exc)
+    status = 409 if error else 200
+    return TemplateResponse(request, "warehouse/pack_station.html", {"error": error}, status=status)
+
+
+def _pack_ctx(session: PackSession, result=None) -> dict:
+    expected = services.pack_expected(session)
+    lines = list(OrderLine.objects.filter(pk__in=expected).select_related("product"))
+    verified = {int(k): v for k, v in session.verified.items()}
+    rows = [{"line": ln, "due": expected[ln.pk], "scanned": verified.get(ln.pk, 0)} for ln in lines]
+    names = {str(ln.pk): ln.sku for ln in lines}
+    diagrams = []
+    for parcel, raw in zip(services.plan_parcels(session.plan), session.plan.get("parcels", []), strict=True):
+        labels = {k: names.get(str(k).split(":")[0], str(k)) for k, *_ in raw["placements"]}
+        diagrams.append({"svg": packing.parcel_svg(parcel, labels=labels), "parcel": raw})
+    instructions = _instructions(session, lines)
+    return {
+        "session": session,
+        "order": session.order,
+        "rows": rows,
+        "result": result,
+        "diagrams": diagrams,
+        "instructions": instructions,
+    }
+
+
+def _instructions(session: PackSession, lines: list[OrderLine]) -> list[str]:
+    order = session.order
+    rules = selectors.packing_rules(product_ids=[ln.product_id for ln in lines])
+    out = []
+    if any(ln.product and ln.product.fragile for ln in lines) or order.is_fragile:
+        out.append("Fragile: wrap each fragile item in bubble wrap; fill every gap; FRAGILE sticker on top.")
+    for ln in lines:
+        rule = rules.get(ln.product_id)
+        if rule and rule.void_fill:
+            out.append(f"{ln.sku}: void fill with {rule.get_void_fill_display().lower()}.")
+        if rule and rule.this_side_up:
+            out.append(f"{ln.sku}: this side up — arrows on the box.")
+        if rule and rule.instructions:
+            out.append(f"{ln.sku}: {rule.instructions}")
+        if ln.product and ln.product.custom_inserts:
+            out.append(f"Insert: {ln.product.custom_inserts}")
+    if order.custom_packaging:
+        out.append("Branded packaging: use the merchant's branded box and tape.")
+    if order.is_gift or order.gift_message:
+        out.append(f"Gift: no prices on the slip; add the gift note: “{order.gift_message}”.")
+    if not out:
+        out.append("Standard: items in, kraft paper void fill, seal.")
+    return out
+
+
+@operator_required
+def pack_session(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(PackSession.objects.select_related("order", "warehouse"), pk=pk)
+    return TemplateResponse(request, "warehouse/pack.html", _pack_ctx(session))
+
+
+@operator_required
+@require_POST
+def pack_scan(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(PackSession, pk=pk)
+    with audit_context(actor_for_request(request)):
+        try:
+            result = services.pack_verify(
+                session=session,
+                user=request.user,
+                scan_id=request.POST.get("scan_id", ""),
+                code=request.POST.get("code", ""),
+            )
+        except WarehouseError as exc:
+            result = services.ScanResult(False, str(exc))
+    session.refresh_from_db()
+    resp = TemplateResponse(request, "warehouse/pack.html#packpanel", _pack_ctx(session, result))
+    resp["Vary"] = "HX-Request"
+    return resp
+
+
+@operator_required
+@require_POST
+def pack_ship(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(PackSession, pk=pk)
+    weight = request.POST.get("weight_g", "").strip()
+    result = None
+    with audit_context(actor_for_request(request)):
+        try:
+            if not weight.isdigit():
+                raise WarehouseError("Type the weight in grams.")
+            session = services.pack_ship(session=session, user=request.user, weight_g=int(weight))
+            result = services.ScanResult(True, "Shipped. Print the label and the packing slip.")
+        except WarehouseError as exc:
+            result = services.ScanResult(False, str(exc))
+        except Exception as exc:  # a carrier failure: say so, keep the session
+            if exc.__class__.__module__.startswith("integrations"):
+                result = services.ScanResult(False, f"Label not bought: {exc}")
+            else:
+                raise
+    session.refresh_from_db()
+    resp = TemplateResponse(request, "warehouse/pack.html#packpanel", _pack_ctx(session, result))
+    resp["Vary"] = "HX-Request"
+    return resp
+
+
+def _shipment(session: PackSession, n: int):
+    from integrations.carriers.models import Shipment
+
+    ids = session.shipment_ids or []
+    return Shipment.objects.filter(pk=ids[n - 1]).first() if 0 < n <= len(ids) else None
+
+
+@operator_required
+def pack_label(request: HttpRequest, pk: int, n: int, fmt: str) -> HttpResponse:
+    session = get_object_or_404(PackSession.objects.select_related("order", "warehouse"), pk=pk)
+    shipment = _shipment(session, n)
+    if shipment is None:
+        return HttpResponse("No label bought yet.", status=404)
+    parcels = len(session.shipment_ids)
+    if fmt == "zpl":
+        body = documents.label_zpl(
+            order=session.order, warehouse=session.warehouse, shipment=shipment, parcel_no=n, parcels=parcels
+        )
+        return HttpResponse(body, content_type="text/plain; charset=utf-8")
+    pdf = documents.label_pdf(order=session.order, warehouse=session.warehouse, shipment=shipment)
+    return HttpResponse(pdf, content_type="application/pdf")
+
+
+@operator_required
+def packing_slip(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(PackSession.objects.select_related("order", "warehouse"), pk=pk)
+    lines = list(OrderLine.objects.filter(order=session.order).select_related("product"))
+    pdf = documents.packing_slip_pdf(
+        order=session.order, lines=lines, warehouse=session.warehouse, instructions=None
+    )
+    return HttpResponse(pdf, content_type="application/pdf")
