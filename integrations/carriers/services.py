@@ -1101,6 +1101,7 @@ STATUS_FROM_TRACKING = {
     "exception": Shipment.Status.EXCEPTION,
     "returned": Shipment.Status.RETURNED,
 }
+SHIPPED_LIKE = {"in_transit", "out_for_delivery", "delivered"}
 FINAL = {Shipment.Status.DELIVERED, Shipment.Status.VOIDED, Shipment.Status.RETURNED}
 
 
@@ -1154,12 +1155,12 @@ def tracking_apply(*, shipment: Shipment, info: TrackingInfo, source: str = "web
                 new_status in (Shipment.Status.IN_TRANSIT, Shipment.Status.OUT_FOR_DELIVERY)
                 and not shipment.shipped_at
             ):
-                shipment.shipped_at = (
-                    _first_time(info, {"in_transit", "out_for_delivery", "delivered"}) or now
-                )
+                shipment.shipped_at = _first_time(info, SHIPPED_LIKE) or now
             if new_status == Shipment.Status.DELIVERED:
                 shipment.delivered_at = _first_time(info, {"delivered"}) or now
-                shipment.shipped_at = shipment.shipped_at or shipment.delivered_at
+                shipment.shipped_at = (
+                    shipment.shipped_at or _first_time(info, SHIPPED_LIKE) or shipment.delivered_at
+                )
         shipment.save()
         if changed:
             audit_record(

@@ -114,6 +114,7 @@ class FakeEasyPost:
         self.key_latency: dict[str, float] = {}
         self.timeout_sleep = 1.0
         self.tracker_status: dict[str, str] = {}
+        self.address_corrections: dict[str, dict] = {}  # STREET1 upper-case -> corrected fields
         self.replays: dict[tuple[str, str], deque] = defaultdict(deque)
         self.lock = threading.RLock()
         self.server: ThreadingHTTPServer | None = None
@@ -455,6 +456,7 @@ class FakeEasyPost:
             "zip": f"{zip5}-{int(zip5 or 0) % 9000 + 1000:04d}" if zip5.isdigit() else data.get("zip"),
             "residential": True,
         }
+        corrected.update(self.address_corrections.get(street.upper(), {}))
         verifications = {
             "zip4": {"success": True, "errors": [], "details": None},
             "delivery": {

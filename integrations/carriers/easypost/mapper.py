@@ -359,20 +359,16 @@ def address_check_from_ep(original: Address, data: dict[str, Any]) -> AddressChe
         email=original.email,
         residential=data.get("residential"),
     )
-    combined_original = _norm(f"{original.street1} {original.street2}")
-    combined_verified = _norm(f"{verified.street1} {verified.street2}")
-    zip5_same = _norm(verified.postal_code).startswith(_norm(original.postal_code)[:5])
     same = (
-        combined_original == combined_verified
+        _norm(f"{original.street1} {original.street2}") == _norm(f"{verified.street1} {verified.street2}")
         and _norm(original.city) == _norm(verified.city)
         and _norm(original.state) == _norm(verified.state)
-        and _norm(original.postal_code) == _norm(verified.postal_code)
+        and _norm(original.postal_code)[:5] == _norm(verified.postal_code)[:5]
         and _norm(original.country) == _norm(verified.country)
     )
-    if same:
+    if same:  # case, punctuation and a ZIP+4 extension are not corrections
         return AddressCheck(valid=True, proposed=None, messages=messages)
-    extra = () if zip5_same else ("postal code corrected",)
-    return AddressCheck(valid=True, proposed=verified, messages=messages + extra)
+    return AddressCheck(valid=True, proposed=verified, messages=messages)
 
 
 def address_errors_from_body(body: Any) -> tuple[str, ...]:
