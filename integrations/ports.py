@@ -68,21 +68,21 @@ def customer_redact(*, merchant, channel: str, email: str, external_ids: list[st
 
 
 def available_to_sell(*, merchant, product, channel: str, warehouses: list[int] | None = None) -> int:
-    """The one figure a channel may sell (inventory's ``available_to_sell``; falls back to plain available
-    stock when inventory does not offer it)."""
+    """The one figure a channel may sell: inventory's ``available_to_sell`` (its channel rules applied),
+    summed over the connection's chosen warehouses when it has chosen some."""
     fn = _resolve("inventory.selectors", "available_to_sell")
-    if fn is not None:
-        kwargs: dict[str, Any] = {"merchant": merchant, "product": product, "channel": channel}
-        try:
-            return int(fn(**kwargs))
-        except TypeError:
-            pass
-    stock = _resolve("inventory.selectors", "stock_available")
-    if stock is None:
-        return 0
+    if fn is None:
+        fn = _resolve("inventory.selectors", "stock_available")
+        if fn is None:
+            return 0
+        if warehouses:
+            return sum(int(fn(merchant=merchant, product=product, warehouse=w)) for w in warehouses)
+        return int(fn(merchant=merchant, product=product))
     if warehouses:
-        return sum(int(stock(merchant=merchant, product=product, warehouse=w)) for w in warehouses)
-    return int(stock(merchant=merchant, product=product))
+        return sum(
+            int(fn(merchant=merchant, product=product, channel=channel, warehouse=w)) for w in warehouses
+        )
+    return int(fn(merchant=merchant, product=product, channel=channel))
 
 
 def product_create(*, merchant, sku: str, name: str, barcode: str = "", weight_g: int = 0, value=None):
