@@ -65,7 +65,12 @@ def _translate(exc: Exception) -> Exception:
     return RejectedProviderError(str(exc))
 
 
+def _plain(obj) -> dict:
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
 def _saved(pm) -> SavedMethod:
+    pm = _plain(pm)
     card = pm.get("card") or {}
     bank = pm.get("us_bank_account") or {}
     return SavedMethod(
@@ -109,7 +114,7 @@ class StripeProcessor:
             if si.status != "succeeded":
                 raise PaymentFailed(f"The payment method could not be set up ({si.status}).")
             pm = stripe.PaymentMethod.retrieve(si.payment_method)
-            if not pm.get("customer"):
+            if not _plain(pm).get("customer"):
                 pm = stripe.PaymentMethod.attach(pm.id, customer=customer_id)
         except stripe.StripeError as exc:
             raise _translate(exc) from exc

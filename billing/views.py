@@ -305,8 +305,9 @@ def payment_methods(request):
         "methods": PaymentMethod.objects.for_merchant(m).filter(removed_at__isnull=True),
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "test_mode": not settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_live"),
-        "test_cards": [("pm_card_visa", "Visa 4242 (succeeds)"), ("pm_card_mastercard", "Mastercard 4444 (succeeds)"),
-                       ("pm_card_visa_chargeDeclined", "Visa (saves, then declines charges)")],
+        "test_cards": [("pm_card_visa", "Visa 4242 (succeeds)"),
+                       ("pm_card_chargeCustomerFail", "Visa 0341 (saves, then charges are declined)"),
+                       ("pm_card_visa_chargeDeclined", "Visa 0002 (declined when saving)")],
     }  # fmt: skip
     return TemplateResponse(request, "billing/payment_methods.html", ctx, status=400 if form.errors else 200)
 
