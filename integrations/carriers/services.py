@@ -459,11 +459,11 @@ def rates_shop(
     if record and merchant is not None:
         _record_quotes(merchant=merchant, result=result, parcel=parcel, to=to)
     if not ranked and raise_if_empty:
-        raise NoRateAvailable(_no_rate_reasons(result))
+        raise NoRateAvailable(no_rate_reasons(result))
     return result
 
 
-def _no_rate_reasons(result: ShopResult) -> list[str]:
+def no_rate_reasons(result: ShopResult) -> list[str]:
     reasons = [f"{_carrier_name(o.carrier)} {o.error}" for o in result.outcomes if o.error]
     seen: set[str] = set()
     for c in result.excluded:
