@@ -171,11 +171,12 @@ def browser_login(page, email: str, password: str) -> None:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, settings):
+def celery_worker_process(transactional_db, settings, request):
     """Starts ``celery worker`` in a subprocess on the test database and a Redis database of its own, and
     switches this process's Celery app to send tasks there (not eager). Tests using it must commit their
     data (``transactional_db``). Yields a handle with ``.kill()`` (SIGKILL, to simulate a crash) and
-    ``.start()``."""
+    ``.start()``. A test module may list extra modules for the worker to import (e.g. test-only outbox
+    handlers) in ``CELERY_WORKER_INCLUDE``."""
     import signal
     import subprocess
     import sys
@@ -212,6 +213,7 @@ def celery_worker_process(transactional_db, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     _reset_celery_connections(app)
     root = Path(__file__).resolve().parents[1]
+    include = list(getattr(request.module, "CELERY_WORKER_INCLUDE", ()))
 
     class Worker:
         proc: subprocess.Popen | None = None
@@ -234,6 +236,7 @@ def celery_worker_process(transactional_db, settings):
                     "--without-heartbeat",
                     "-n",
                     f"test-{worker_id}@%h",
+                    *(["--include", ",".join(include)] if include else []),
                 ],
                 cwd=root,
                 env=env,
@@ -275,9 +278,12 @@ def celery_worker_process(transactional_db, settings):
 
 
 def _reset_celery_connections(app) -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    from kombu import pools
+
+    # app._pool is kombu's process-wide pool for the broker URL: clear kombu's registry too, or the next
+    # worker test in this process gets the closed pool back ("Acquire on closed pool").
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
     app.__dict__.pop("backend", None)
 
