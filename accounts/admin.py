@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiKey, Membership, Merchant, User
+from accounts.models import ApiKey, Membership, Merchant, PhoneVerification, User
 
 
 @admin.register(User)
@@ -58,3 +58,24 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__email"]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+
+
+@admin.register(PhoneVerification)
+class PhoneVerificationAdmin(admin.ModelAdmin):
+    list_display = ["phone", "user", "created_at", "expires_at", "attempts", "verified_at"]
+    list_filter = [("verified_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["phone", "user__email"]
+    readonly_fields = [
+        "user",
+        "phone",
+        "code_hash",
+        "reference",
+        "attempts",
+        "created_at",
+        "expires_at",
+        "verified_at",
+    ]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
