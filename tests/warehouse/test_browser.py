@@ -1,0 +1,78 @@
+"""End to end on a tablet viewport: a picker completes a cart of 3 orders by scanning (a wrong scan and a
+short pick included); a packer packs and ships an order with a label from the fake EasyPost server."""
+
+from __future__ import annotations
+
+import pytest
+
+from orders.models import Order
+from tests.conftest import browser_login
+from warehouse import services
+from warehouse.models import BatchOrder, FloorMetric, PickTask
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def login(page, user, password):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.get_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+    browser_login(page, user.email, password)
+
+
+def scan(page, text):
+    with page.expect_response(lambda r: "/scan/" in r.url and r.request.method == "POST"):
+        page.fill(".scan-input", text)
+        page.keyboard.press("Enter")
+
+
+def test_picker_completes_a_cart_of_three_orders_by_scanning(tablet_page, wh, released, associate):
+    page = tablet_page
+    orders = [released(("TEE", 1)), released(("CAP", 2)), released(("SOCK", 1), ("MUG", 1))]
+    wave = services.wave_create(warehouse=wh, user=associate)
+    batch = wave.batches.get()
+    assert batch.orders.count() == 3
+
+    login(page, associate, "pw-associate-123")
+    page.goto(f"/app/warehouse/batches/{batch.pk}/pick/")
+    page.on("dialog", lambda d: d.accept())
+
+    # A wrong location is refused with a plain message and a red cue; nothing moves on.
+    first = page.inner_text("#next-location")
+    scan(page, "A-99-99-1-A")
+    assert page.locator(".scan-msg.bad").inner_text().startswith("Wrong location")
+    assert page.inner_text("#next-location") == first
+    assert page.evaluate("document.activeElement.classList.contains('scan-input')")
+
+    shorted = False
+    for _ in range(20):
+        if page.locator("text=Cart complete").count():
+            break
+        location = page.inner_text("#next-location")
+        if page.get_attribute("#step", "data-step") == "location":
+            scan(page, f"LOC:{location}")
+            assert page.locator(".scan-msg.ok").count() == 1
+        sku = page.inner_text("#sku")
+        if sku == "SOCK" and not shorted:
+            with page.expect_response(lambda r: "/scan/" in r.url):
+                page.click("text=Not there")
+            assert "Pick it from" in page.inner_text(".scan-msg.ok")
+            shorted = True
+            continue
+        qty = page.inner_text("#qty")
+        if int(qty) > 1:
+            page.fill(".qty-input", qty)
+        scan(page, sku)
+    assert page.locator("text=Cart complete").is_visible()
+
+    assert shorted
+    assert PickTask.objects.filter(batch=batch, status="pending").count() == 0
+    assert PickTask.objects.filter(batch=batch, status="short").count() == 1
+    assert set(BatchOrder.objects.filter(batch=batch).values_list("status", flat=True)) == {"picked"}
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == Order.Status.PICKING
+    assert FloorMetric.objects.filter(kind="mis_scan").count() == 1
+    assert FloorMetric.objects.filter(kind="short_pick").count() == 1
