@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from orders.models import Order
+from tests.carriers.conftest import fake_easypost, make_account  # noqa: F401 (fixture)
 from tests.conftest import browser_login
 from warehouse import services
 from warehouse.models import BatchOrder, FloorMetric, PickTask
@@ -76,3 +77,50 @@ def test_picker_completes_a_cart_of_three_orders_by_scanning(tablet_page, wh, re
         assert order.status == Order.Status.PICKING
     assert FloorMetric.objects.filter(kind="mis_scan").count() == 1
     assert FloorMetric.objects.filter(kind="short_pick").count() == 1
+
+
+def test_packer_packs_and_ships_an_order_with_a_fake_easypost_label(
+    tablet_page, wh, released, associate, fake_easypost, client
+):
+    from integrations.carriers.models import Shipment
+
+    make_account(fake_easypost, carrier="usps")
+    order = released(("TEE", 1), ("CAP", 1))
+    batch = services.wave_create(warehouse=wh, user=associate).batches.get()
+    services.batch_start(batch=batch, user=associate)
+    for i, task in enumerate(PickTask.objects.filter(batch=batch).order_by("sequence")):
+        services.pick_scan(batch=batch, user=associate, scan_id=f"l{i}", code=task.location.code)
+        services.pick_scan(batch=batch, user=associate, scan_id=f"i{i}", code=task.product.sku)
+    tote = BatchOrder.objects.get(batch=batch).tote
+
+    page = tablet_page
+    login(page, associate, "pw-associate-123")
+    page.goto("/app/warehouse/pack/")
+    page.fill(".scan-input", f"TOTE:{tote}")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/app/warehouse/pack/*/")
+
+    scan(page, "MUG")  # not in this order: blocked
+    assert "not in this order" in page.inner_text(".scan-msg.bad")
+    scan(page, "TEE")
+    scan(page, "CAP")
+    assert "All items verified" in page.inner_text(".scan-msg.ok")
+    assert page.locator("#packpanel svg polygon").count() >= 3  # the 3D diagram
+    box = page.inner_text("#box-code")
+    assert box
+
+    with page.expect_response(lambda r: "/ship/" in r.url):
+        page.fill("input[name=weight_g]", "640")
+        page.keyboard.press("Enter")
+    assert page.locator("#shipped").is_visible()
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.SHIPPED
+    shipment = Shipment.objects.get(order=order)
+    assert shipment.tracking_number
+    zpl = page.request.get(page.url + "label/1.zpl").text()
+    assert zpl.startswith("^XA")
+    assert shipment.tracking_number in zpl
+    slip = page.request.get(page.url + "slip.pdf")
+    assert slip.body().startswith(b"%PDF")
+    assert FloorMetric.objects.filter(kind="box_util").count() == 1
