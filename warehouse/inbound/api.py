@@ -259,5 +259,3 @@ class ReturnDetailApi(generics.RetrieveAPIView):
         return selectors.return_list(merchant=self.request.merchant).prefetch_related(
             "lines__product", "units__product"
         )
-
-
