@@ -1015,3 +1015,30 @@ def box_catalog_seed(*, warehouse: Warehouse) -> int:
         )
         created += int(new)
     return created
+
+
+# --- Schedule -----------------------------------------------------------------------------------------------
+
+CUTOFF_LEAD = dt.timedelta(minutes=60)
+
+
+def waves_schedule_due(*, now: dt.datetime | None = None) -> int:
+    """Create a wave in every active operator warehouse whose cut-off (local time) falls within
+    ``CUTOFF_LEAD`` from ``now`` and which has no scheduled wave for that cut-off yet. Returns waves made."""
+    from zoneinfo import ZoneInfo
+
+    now = now or timezone.now()
+    made = 0
+    for wh in Warehouse.objects.filter(is_active=True, owner_merchant__isnull=True):
+        tz = ZoneInfo(wh.timezone or "UTC")
+        local = now.astimezone(tz)
+        cutoff = dt.datetime.combine(local.date(), wh.cutoff_time, tzinfo=tz)
+        if not (dt.timedelta(0) <= cutoff - local <= CUTOFF_LEAD):
+            continue
+        if Wave.objects.filter(warehouse=wh, scheduled=True, cutoff_at=cutoff).exists():
+            continue
+        if not selectors.releasable_orders(warehouse=wh).exists():
+            continue
+        wave_create(warehouse=wh, name=f"{wh.code} cut-off {cutoff:%H:%M}", cutoff_at=cutoff, scheduled=True)
+        made += 1
+    return made

@@ -15,6 +15,7 @@ from inventory.models import Location, Warehouse
 from orders.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder
 from orders.models import Order
 from orders.services import order_import
+from tests.carriers.conftest import fake_easypost  # noqa: F401 — the fake EasyPost server fixture
 from tests.inventory.factories import ProductFactory
 from warehouse.services import box_catalog_seed
 

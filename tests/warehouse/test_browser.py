@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from orders.models import Order
-from tests.carriers.conftest import fake_easypost, make_account  # noqa: F401 (fixture)
+from tests.carriers.conftest import make_account
 from tests.conftest import browser_login
 from warehouse import services
 from warehouse.models import BatchOrder, FloorMetric, PickTask
@@ -80,7 +80,7 @@ def test_picker_completes_a_cart_of_three_orders_by_scanning(tablet_page, wh, re
 
 
 def test_packer_packs_and_ships_an_order_with_a_fake_easypost_label(
-    tablet_page, wh, released, associate, fake_easypost, client
+    tablet_page, wh, released, associate, fake_easypost
 ):
     from integrations.carriers.models import Shipment
 

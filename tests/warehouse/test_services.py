@@ -152,3 +152,25 @@ def test_qc_failure_quarantines_the_unit(wh, products, associate):
     assert res.quarantined == 1
     q = StockQuant.objects.get(product=products["TEE"], location__type="quarantine")
     assert q.quantity == 1
+
+
+def test_schedule_makes_one_wave_before_the_cutoff(wh, released):
+    import datetime as dt
+
+    released(("TEE", 1))
+    wh.cutoff_time = dt.time(15, 0)
+    wh.save()
+    at = dt.datetime(2026, 3, 2, 14, 30, tzinfo=dt.UTC)
+    assert services.waves_schedule_due(now=at) == 1
+    assert services.waves_schedule_due(now=at) == 0  # nothing left, and once per cut-off
+    assert services.waves_schedule_due(now=dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)) == 0
+
+
+def test_demo_loader_seeds_the_box_catalog(wh):
+    from warehouse.demo import load
+    from warehouse.models import BoxType
+
+    BoxType.objects.all().delete()
+    load()
+    load()
+    assert BoxType.objects.filter(warehouse=wh).count() == 12
