@@ -90,7 +90,13 @@ def idempotent(view_method):
             replay = Response(record.response_body, status=record.status_code)
             replay["Idempotent-Replayed"] = "true"
             return replay
-        response = view_method(self, request, *args, **kwargs)
+        try:
+            response = view_method(self, request, *args, **kwargs)
+        except BaseException:
+            # Raised errors (validation, 404, 409 ...) are not stored: a retry runs the view again and
+            # gets the same answer, instead of "still in progress" forever.
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            raise
         if response.status_code < 500:
             IdempotencyRecord.objects.filter(pk=record.pk).update(
                 status_code=response.status_code, response_body=response.data

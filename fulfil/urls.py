@@ -20,6 +20,7 @@ DOMAIN_APPS = [
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include("accounts.api_urls")),
     *[path("", include(f"{app}.api_urls")) for app in DOMAIN_APPS],
 ]
 

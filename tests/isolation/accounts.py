@@ -16,6 +16,7 @@ CASES = [
         make=_api_key,
         marker=lambda key: key.name,
         html_lists=["/app/account/api-keys/"],
+        api_lists=["/api/v1/api-keys/"],
         api_writes=[("post", lambda key: f"/app/account/api-keys/{key.pk}/revoke/", {})],
     ),
 ]
