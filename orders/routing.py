@@ -245,6 +245,11 @@ def plan(
     options.sort(key=lambda o: (o.score, o.promised, min(rank.get(c, 99) for c in o.warehouses)))
     winner = options[0]
     reason = _reason(winner, options[1:], info, lines)
+    winner_ids = []
+    for parts in winner.assignments.values():
+        for wh_id, _ in parts:
+            if wh_id not in winner_ids:
+                winner_ids.append(wh_id)
     return Plan(
         kind=winner.kind,
         assignments=winner.assignments,
@@ -254,6 +259,8 @@ def plan(
         explanation={
             "strategy": winner.kind,
             "winner": ", ".join(winner.warehouses),
+            "warehouse_id": winner_ids[0] if winner_ids else None,
+            "warehouse_ids": winner_ids,
             "reason": reason,
             "service": service,
             "destination": f"{dest_postal} {dest_country}".strip(),

@@ -95,6 +95,14 @@ def _reallocate(order: Order) -> None:
     if order.status == S.EXCEPTION:
         return
     full = all(line.allocated_quantity >= line.open_quantity for line in lines)
+    if order.status == S.ON_HOLD:
+        from orders.services.workflow import _hold_stock
+
+        _hold_stock(order, on_hold=True)
+        if order.held_from_status in (S.ALLOCATED, S.BACKORDERED):
+            order.held_from_status = S.ALLOCATED if full else S.BACKORDERED
+            order.save(update_fields=["held_from_status", "updated_at"])
+        return
     if order.status in (S.ALLOCATED, S.BACKORDERED, S.RELEASED):
         target = (S.RELEASED if order.status == S.RELEASED else S.ALLOCATED) if full else S.BACKORDERED
         if target != order.status:
@@ -106,16 +114,42 @@ def _reallocate(order: Order) -> None:
             )
 
 
+RESERVING = (S.ALLOCATED, S.BACKORDERED, S.RELEASED)
+
+
+def has_reservations(order: Order) -> bool:
+    """Whether the order holds (or waits for) stock: allocated, backordered, released, or on hold from one
+    of those."""
+    return order.status in RESERVING or (order.status == S.ON_HOLD and order.held_from_status in RESERVING)
+
+
+def _back_to_validation(order: Order, message: str) -> None:
+    """Drop every reservation and validate again (a new SKU, lines replaced by the channel). An order on
+    hold stays on hold and is validated when released."""
+    from orders.services.processing import enqueue_processing
+
+    for line in OrderLine.objects.filter(order=order).order_by("pk"):
+        stock.release(merchant=order.merchant, line=line)
+        stock.sync_line(line)
+    if order.status == S.ON_HOLD:
+        order.held_from_status = S.NEW
+        order.save(update_fields=["held_from_status", "updated_at"])
+        return
+    if order.status != S.NEW:
+        set_status(order, S.NEW, action="reprocess", message=message)
+    enqueue_processing(order_id=order.pk, priority=order.priority)
+
+
 def _after_change(order: Order) -> None:
-    """Re-run what the change invalidates: validation for new/validated/exception orders, allocation for
-    allocated/backordered/released ones. On-hold orders are re-evaluated when released."""
+    """Re-run what the change invalidates: validation for new/validated/exception orders, routing and
+    allocation for orders holding stock (also while on hold, keeping the hold)."""
     from orders.services.processing import enqueue_processing
 
     if order.status in (S.NEW, S.VALIDATED, S.EXCEPTION):
         if order.status == S.VALIDATED:
             set_status(order, S.NEW, action="reprocess", message="re-validate after a change")
         enqueue_processing(order_id=order.pk, priority=order.priority)
-    elif order.status in (S.ALLOCATED, S.BACKORDERED, S.RELEASED):
+    elif has_reservations(order):
         _reallocate(order)
 
 
@@ -278,14 +312,8 @@ def order_change_lines(*, order: Order, changes: list[dict]) -> Order:
         )
         # new SKUs need validation: send the order through validation again unless it is held
         needs_validation = added or any("sku" in c for c in changes)
-        if needs_validation and locked.status in (S.ALLOCATED, S.BACKORDERED, S.RELEASED, S.VALIDATED):
-            for line in all_lines:
-                stock.release(merchant=locked.merchant, line=line)
-                stock.sync_line(line)
-            set_status(locked, S.NEW, action="reprocess", message="re-validate after a line change")
-            from orders.services.processing import enqueue_processing
-
-            enqueue_processing(order_id=locked.pk, priority=locked.priority)
+        if needs_validation and (has_reservations(locked) or locked.status in (S.VALIDATED, S.ON_HOLD)):
+            _back_to_validation(locked, "re-validate after a line change")
         else:
             _after_change(locked)
         _notify_modified(locked)
@@ -467,12 +495,9 @@ def apply_channel_update(*, order: Order, cleaned: CanonicalOrder, fields: dict,
         before={**b, **({"lines": old_shape} if lines_changed else {})},
         after={**a, **({"lines": new_shape} if lines_changed else {})},
     )
-    if lines_changed and order.status in (S.ALLOCATED, S.BACKORDERED, S.RELEASED, S.VALIDATED):
-        set_status(order, S.NEW, action="reprocess", message="updated by the channel")
-        from orders.services.processing import enqueue_processing
-
-        enqueue_processing(order_id=order.pk, priority=order.priority)
-    elif b or a:
+    if lines_changed and (has_reservations(order) or order.status in (S.VALIDATED, S.ON_HOLD)):
+        _back_to_validation(order, "updated by the channel")
+    elif lines_changed or b or a:
         _after_change(order)
     return order
 

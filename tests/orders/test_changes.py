@@ -40,9 +40,9 @@ def test_address_change_reroutes_and_recalculates_the_estimate(
     assert order.estimated_shipping != east_estimate
     assert order.status == "released"
     assert (reserved(stocked["TENT"], east), reserved(stocked["TENT"], west)) == (0, 2)
-    entry = [e for e in audit_list(obj_type="order", obj_id=order.pk) if e.action == "order.address_changed"][
-        0
-    ]
+    entry = next(
+        e for e in audit_list(obj_type="order", obj_id=order.pk) if e.action == "order.address_changed"
+    )
     assert entry.before == {"city": "Boston", "state": "MA", "postal_code": "02110"}
     assert entry.after == {"city": "Los Angeles", "state": "CA", "postal_code": "90028"}
 
