@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.http import Http404
 from django.shortcuts import redirect
+from django.urls import NoReverseMatch, reverse
 
 SESSION_KEY = "current_merchant_id"
 
@@ -86,14 +87,25 @@ class CurrentMerchantMiddleware:
         return self.get_response(request)
 
 
+def operator_home_url() -> str:
+    """Where operator staff (warehouse associates, managers, operator admins) land: the warehouse screens."""
+    try:
+        return reverse("warehouse:home")
+    except NoReverseMatch:
+        return "/app/warehouse/"
+
+
 def merchant_required(view):
-    """The view needs a signed-in user with a current merchant; without one, onboarding starts."""
+    """The view needs a signed-in user with a current merchant; without one, onboarding starts — except for
+    operator staff without a merchant, who are sent to the warehouse screens."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect(f"{settings.LOGIN_URL}?next={request.path}")
         if request.merchant is None:
+            if getattr(request.user, "is_operator", False):
+                return redirect(operator_home_url())
             return redirect("accounts:profile")
         return view(request, *args, **kwargs)
 
