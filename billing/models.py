@@ -254,6 +254,12 @@ class ChargeLine(TenantModel):
     def total(self) -> Decimal:
         return self.amount + self.tax
 
+    @property
+    def unit_price_display(self) -> str:
+        """At least cents, more digits only when the rate has them (a storage-day is 25.00 / 30)."""
+        q = self.unit_price.normalize()
+        return f"{q:f}" if -q.as_tuple().exponent > 2 else f"{q:.2f}"
+
 
 class PaymentMethod(TenantModel):
     class Type(models.TextChoices):
