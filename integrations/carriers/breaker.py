@@ -66,3 +66,26 @@ def record_failure(account_id: int) -> str:
 
 def reset(account_id: int) -> None:
     record_success(account_id)
+
+
+def allowed(account_ids: list[int]) -> set[int]:
+    """``allow`` for many accounts with one cache round trip in the common (all closed) case."""
+    keys = {_keys(pk)[1]: pk for pk in account_ids}
+    opened = cache.get_many(list(keys))
+    now = time.time()
+    out = set(account_ids)
+    for key, until in opened.items():
+        pk = keys[key]
+        if now < float(until) or not cache.add(_keys(pk)[2], 1, timeout=max(int(_cooldown()), 1)):
+            out.discard(pk)
+    return out
+
+
+def states(account_ids: list[int]) -> dict[int, str]:
+    keys = {_keys(pk)[1]: pk for pk in account_ids}
+    opened = cache.get_many(list(keys))
+    now = time.time()
+    result = dict.fromkeys(account_ids, CLOSED)
+    for key, until in opened.items():
+        result[keys[key]] = OPEN if now < float(until) else HALF_OPEN
+    return result

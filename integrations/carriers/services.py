@@ -379,6 +379,7 @@ def rates_shop(
     factory = connectors or connector_for
     outcomes: list[AccountOutcome] = []
     futures = []
+    may_call = breaker.allowed([a.pk for a in account_list])
     for account in account_list:
         config = AccountConfig.of(account)
         excluded = rules.carrier_exclusions(carrier=account.carrier, to_address=to, parcel=parcel)
@@ -389,7 +390,7 @@ def rates_shop(
                 )
             )
             continue
-        if not breaker.allow(account.pk):
+        if account.pk not in may_call:
             outcomes.append(
                 AccountOutcome(
                     account.pk,
@@ -411,6 +412,7 @@ def rates_shop(
             options=options,
         )
         futures.append((config, future, time.monotonic() + config.timeout + 0.25))
+    rule, max_days, preferred = _rule_for(merchant, service_level)  # read while the carriers answer
     for config, future, until in futures:
         try:
             outcomes.append(future.result(timeout=max(until - time.monotonic(), 0)))
@@ -426,7 +428,6 @@ def rates_shop(
                 )
             )
 
-    rule, max_days, preferred = _rule_for(merchant, service_level)
     insurance = rules.insurance_cost(options.insurance_amount)
     candidates: list[rules.RankedRate] = []
     for outcome in outcomes:
@@ -478,8 +479,9 @@ def no_rate_reasons(result: ShopResult) -> list[str]:
 def _mirror_breakers(accounts: list[CarrierAccount]) -> None:
     """Copy the shared breaker state onto the account rows when it changed (for the settings screens)."""
     now = timezone.now()
+    live_states = breaker.states([a.pk for a in accounts])
     for account in accounts:
-        live = breaker.state(account.pk)
+        live = live_states[account.pk]
         if live != account.circuit_state:
             CarrierAccount.objects.filter(pk=account.pk).update(circuit_state=live, circuit_changed_at=now)
             account.circuit_state = live

@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import re
+import socket
 import threading
 import time
 import uuid
@@ -527,8 +528,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(raw)))
         self.send_header("x-ep-request-uuid", uuid.uuid4().hex)
-        self.end_headers()
-        self.wfile.write(raw)
+        # headers and body in one write: a split write meets Nagle + delayed ACK (~40 ms per request)
+        self._headers_buffer.append(b"\r\n" + raw)
+        self.flush_headers()
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _body(self) -> dict | None:
         length = int(self.headers.get("Content-Length") or 0)
