@@ -187,3 +187,15 @@ def test_a_broken_onboarding_step_shows_as_not_done_and_the_dashboard_still_load
     assert steps["profile"] is True
     assert response.status_code == 200
     assert 'data-step="zz_broken"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_home_and_dashboard_link_to_the_public_pricing_page(client, client_a):
+    from django.test import Client
+
+    anonymous = Client().get("/").content.decode()
+    assert 'href="/pricing/"' in anonymous
+    assert 'href="/accounts/signup/"' in anonymous
+    dashboard = client_a.get("/app/").content.decode()
+    assert 'id="pricing-card"' in dashboard
+    assert 'href="/pricing/"' in dashboard
