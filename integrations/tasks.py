@@ -32,6 +32,14 @@ def inbox_process(*, inbox_id: int) -> str:
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
+def inbox_drain() -> int:
+    from fulfil.celery import app
+
+    # Eager (tests, embedded dev): run through once, inline, without waiting for stragglers.
+    return services.inbox_drain(idle_seconds=0 if app.conf.task_always_eager else 1.2)
+
+
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
 def push_send(*, push_id: int) -> str:
     status = services.push_send(push_id=push_id)
     if status == "retry":

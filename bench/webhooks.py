@@ -1,0 +1,286 @@
+"""Webhook intake benchmark: the app under gunicorn on loopback, a Celery worker, and a load generator posting
+signed Shopify ``orders/create`` webhooks (10% re-deliveries of an already-sent event) for BENCH_SECONDS
+(default 30). Accepting means the inbox row is committed in Postgres before the 200.
+
+Prints {"bench": "webhooks", "accepted_per_s", "p99_ms", "orders_created", "duplicates_created", "lost",
+"book_complete_s" (seconds after the load ended until every accepted webhook was an order)}.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, emit, percentile, setup
+
+SECRET = "bench-shopify-app-secret"
+SHOP = "bench-store.myshopify.com"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+CONNECTIONS_PER_CLIENT = int(os.environ.get("BENCH_CONNS", "4"))
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def order_body(n: int) -> bytes:
+    return json.dumps(
+        {
+            "id": 10_000_000 + n,
+            "name": f"#{n}",
+            "email": f"buyer{n}@mail.example.com",
+            "created_at": "2026-01-10T11:00:00Z",
+            "updated_at": "2026-01-10T11:00:00Z",
+            "currency": "USD",
+            "financial_status": "paid",
+            "total_price": "19.99",
+            "line_items": [
+                {
+                    "id": n * 10 + 1,
+                    "sku": "BENCH-1",
+                    "name": "Bench item",
+                    "quantity": 1,
+                    "price": "19.99",
+                    "requires_shipping": True,
+                }
+            ],
+            "shipping_lines": [{"title": "Standard", "price": "0.00"}],
+            "shipping_address": {
+                "name": "Bench Buyer",
+                "address1": "1 Main St",
+                "city": "Louisville",
+                "province_code": "KY",
+                "zip": "40202",
+                "country_code": "US",
+            },
+        }
+    ).encode()
+
+
+def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
+    """One load process: CONNECTIONS_PER_CLIENT keep-alive connections, round-robin, 10% re-deliveries."""
+    import threading
+
+    results: list[tuple[int, float, int, bool]] = []  # (event n, latency ms, status, duplicate)
+    lock = threading.Lock()
+    counter = iter(range(worker, 10**9, CLIENTS * CONNECTIONS_PER_CLIENT * 1000))
+
+    def run(slot: int):
+        rng = random.Random(worker * 100 + slot)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        base = (worker * CONNECTIONS_PER_CLIENT + slot) * 10_000_000
+        sent: list[int] = []
+        seq = 0
+        while time.time() < deadline:
+            duplicate = bool(sent) and rng.random() < 0.10
+            if duplicate:
+                n = rng.choice(sent)
+            else:
+                seq += 1
+                n = base + seq
+            body = order_body(n)
+            sig = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+            headers = {
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Shop-Domain": SHOP,
+                "X-Shopify-Hmac-Sha256": sig,
+                "X-Shopify-Event-Id": f"evt-{n}",
+                "X-Shopify-Webhook-Id": f"wh-{n}-{rng.random()}",
+            }
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/integrations/shopify/webhooks/", body, headers)
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException):
+                status = 0
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            ms = (time.perf_counter() - t0) * 1000
+            if status == 200 and not duplicate:
+                sent.append(n)
+            with lock:
+                results.append((n, ms, status, duplicate))
+        conn.close()
+
+    del counter
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(CONNECTIONS_PER_CLIENT)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(results)
+
+
+def main() -> None:
+    url = setup("webhooks")
+    import redis
+    from django.db import connection
+
+    from accounts.models import Merchant
+    from integrations.models import ChannelConnection, WebhookInbox
+    from orders.models import Order
+
+    redis.Redis.from_url(REDIS).flushdb()
+    merchant = Merchant.objects.create(name="Bench Co", slug="bench-co")
+    ChannelConnection.objects.create(
+        merchant=merchant, platform="shopify", account_id=SHOP, status="active", import_from=None
+    )
+    connection.close()
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS,
+        "CELERY_BROKER_URL": REDIS,
+        "CELERY_RESULT_BACKEND": REDIS,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "SHOPIFY_API_SECRET": SECRET,
+        "DEBUG": "0",
+        "FULFIL_TESTING": "0",
+    }
+    port = free_port()
+    procs = []
+    try:
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "fulfil.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                os.environ.get("BENCH_WEB_WORKERS", "3"),
+                "-k",
+                "gthread",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        procs.append(web)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "fulfil",
+                "worker",
+                "-l",
+                "warning",
+                "-c",
+                os.environ.get("BENCH_CELERY_CONCURRENCY", "2"),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"bench-{port}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        procs.append(worker)
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        # Warm up: every gunicorn worker loads Django lazily after the port opens; wait until answers are quick.
+        for _ in range(200):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            t0 = time.perf_counter()
+            conn.request("POST", "/integrations/shopify/webhooks/", b"{}", {"X-Shopify-Hmac-Sha256": "x"})
+            conn.getresponse().read()
+            conn.close()
+            if (time.perf_counter() - t0) < 0.02:
+                break
+        for _ in range(50):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("POST", "/integrations/shopify/webhooks/", b"{}", {"X-Shopify-Hmac-Sha256": "x"})
+            conn.getresponse().read()
+            conn.close()
+
+        out: mp.Queue = mp.Queue()
+        deadline = time.time() + SECONDS
+        started = time.time()
+        clients = [mp.Process(target=client_proc, args=(port, i, deadline, out)) for i in range(CLIENTS)]
+        for c in clients:
+            c.start()
+        results = []
+        for _ in clients:
+            results.extend(out.get())
+        for c in clients:
+            c.join()
+        load_end = time.time()
+        elapsed = load_end - started
+
+        accepted = [r for r in results if r[2] == 200]
+        unique = {r[0] for r in accepted}
+        latencies = [r[1] for r in results]
+        connection.connect()
+        complete_at = None
+        while time.time() - load_end < 120:
+            done = Order.objects.filter(merchant=merchant, channel="shopify").count()
+            if done >= len(unique):
+                complete_at = time.time()
+                break
+            time.sleep(0.25)
+        orders = Order.objects.filter(merchant=merchant, channel="shopify")
+        created = orders.count()
+        distinct = orders.values("external_id").distinct().count()
+        in_book = set(int(x) - 10_000_000 for x in orders.values_list("external_id", flat=True))
+        emit(
+            {
+                "bench": "webhooks",
+                "seconds": round(elapsed, 1),
+                "requests": len(results),
+                "accepted_per_s": round(len(accepted) / elapsed, 1),
+                "p50_ms": round(percentile(latencies, 50), 1),
+                "p99_ms": round(percentile(latencies, 99), 1),
+                "errors": len(results) - len(accepted),
+                "duplicate_deliveries": sum(1 for r in accepted if r[3]),
+                "inbox_rows": WebhookInbox.objects.count(),
+                "orders_created": created,
+                "duplicates_created": created - distinct,
+                "lost": len(unique - in_book),
+                "book_complete_s": round(complete_at - load_end, 1) if complete_at else None,
+            }
+        )
+    finally:
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()
