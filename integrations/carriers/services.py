@@ -574,13 +574,14 @@ def shipment_buy_label(
     *,
     merchant,
     order,
-    parcel: Parcel,
+    parcel: Parcel | None,
     rate: Rate | None = None,
     options: ShipOptions | None = None,
     from_warehouse=None,
     service_level: str | None = None,
     idempotency_key: str = "",
     connectors: ConnectorFactory | None = None,
+    return_to_warehouse=None,
 ) -> Shipment:
     """Buy the label for one packed parcel of ``order``: the given ``rate``, or the best rate under the
     merchant's rule, failing over to the next account or carrier when a purchase fails.
@@ -589,10 +590,18 @@ def shipment_buy_label(
     repeat call returns the bought shipment; a crashed attempt is recovered by asking the provider whether
     the label exists before buying anything else (each EasyPost shipment can be bought only once)."""
     factory = connectors or connector_for
-    key = idempotency_key or f"order:{order.pk}:{parcel.reference or 'parcel-1'}"
+    if parcel is None:
+        parcel = _parcel_for_order(order)
+    if return_to_warehouse is not None:  # a prepaid return label: customer -> warehouse, standard service
+        key = idempotency_key or f"return:{order.pk}:{parcel.reference or 'parcel-1'}"
+        level = "standard"
+        to = _as_address(return_to_warehouse)
+        from_warehouse = _as_address(order)
+    else:
+        key = idempotency_key or f"order:{order.pk}:{parcel.reference or 'parcel-1'}"
+        level = service_level or getattr(order, "shipping_service", "") or "standard"
+        to = _as_address(order)
     options = options or ShipOptions(reference=str(getattr(order, "number", "") or ""))
-    level = service_level or getattr(order, "shipping_service", "") or "standard"
-    to = _as_address(order)
     shipment, recovering = _shipment_claim(
         merchant=merchant, order=order, key=key, parcel=parcel, options=options, level=level, to=to
     )
@@ -681,6 +690,15 @@ def shipment_buy_label(
         return _shipment_finish(shipment=shipment, label=label, account=account, chosen=candidate, reason=why)
     _shipment_fail(shipment=shipment, message=f"label not bought: {', '.join(failures)}")
     raise LabelPurchaseFailed(failures)
+
+
+def _parcel_for_order(order) -> Parcel:
+    """A parcel estimated from the order's products (for return labels and callers without a scale)."""
+    weight = 0
+    for line in order.lines.select_related("product"):
+        product = getattr(line, "product", None)
+        weight += line.quantity * (getattr(product, "weight_g", 0) or 0)
+    return Parcel(weight_g=weight or 500, reference="parcel-1")
 
 
 def _buy_once(connector: Carrier, rate: Rate, options: ShipOptions, timeout) -> Label:

@@ -237,3 +237,27 @@ def test_end_of_day_scan_form_per_account(merchant_a, four_accounts, fake_easypo
     with pytest.raises(ShipmentStateError, match="no labels waiting"):
         services.scanform_create(account=four_accounts["usps"])
     assert ScanForm.objects.count() == 1
+
+
+def test_return_label_goes_from_the_customer_to_the_warehouse(
+    merchant_a, order_a, four_accounts, fake_easypost
+):
+    from inventory.models import Warehouse
+
+    warehouse = Warehouse.objects.create(
+        code="RET",
+        name="Returns",
+        street1="179 N Harbor Dr",
+        city="Redondo Beach",
+        state="CA",
+        postal_code="90277",
+    )
+    shipment = services.shipment_buy_label(
+        merchant=merchant_a, order=order_a, parcel=None, return_to_warehouse=warehouse
+    )
+    assert shipment.status == Shipment.Status.PURCHASED
+    assert shipment.idempotency_key == f"return:{order_a.pk}:parcel-1"
+    body = fake_easypost.calls("POST", "/v2/shipments")[0][3]["shipment"]
+    assert body["to_address"]["street1"] == "179 N Harbor Dr"
+    assert body["from_address"]["street1"] == "388 Townsend St"
+    assert body["parcel"]["weight"] == 17.6  # 500 g default when the products have no weight
