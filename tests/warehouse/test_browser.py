@@ -23,10 +23,16 @@ def login(page, user, password):
     browser_login(page, user.email, password)
 
 
+def settled(page):
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 def scan(page, text):
+    settled(page)
     with page.expect_response(lambda r: "/scan/" in r.url and r.request.method == "POST"):
         page.fill(".scan-input", text)
         page.keyboard.press("Enter")
+    settled(page)
 
 
 def test_picker_completes_a_cart_of_three_orders_by_scanning(tablet_page, wh, released, associate):
@@ -59,6 +65,7 @@ def test_picker_completes_a_cart_of_three_orders_by_scanning(tablet_page, wh, re
         if sku == "SOCK" and not shorted:
             with page.expect_response(lambda r: "/scan/" in r.url):
                 page.click("text=Not there")
+            settled(page)
             assert "Pick it from" in page.inner_text(".scan-msg.ok")
             shorted = True
             continue
@@ -112,6 +119,7 @@ def test_packer_packs_and_ships_an_order_with_a_fake_easypost_label(
     with page.expect_response(lambda r: "/ship/" in r.url):
         page.fill("input[name=weight_g]", "640")
         page.keyboard.press("Enter")
+    settled(page)
     assert page.locator("#shipped").is_visible()
 
     order.refresh_from_db()
