@@ -8,6 +8,7 @@
   ``order_set_priority``, ``order_request_intercept``, ``order_retry``, ``sku_mapping_create``
 """
 
+from orders.services.bulk import orders_bulk
 from orders.services.changes import (
     order_cancel,
     order_change_address,
@@ -18,6 +19,7 @@ from orders.services.changes import (
     order_set_priority,
     sku_mapping_create,
 )
+from orders.services.csv_import import csv_import_confirm, csv_import_preview
 from orders.services.importing import order_import
 from orders.services.processing import order_allocate, order_process, order_validate, reconcile_allocation
 from orders.services.workflow import (
@@ -31,6 +33,8 @@ from orders.services.workflow import (
 )
 
 __all__ = [
+    "csv_import_confirm",
+    "csv_import_preview",
     "order_allocate",
     "order_cancel",
     "order_change_address",
@@ -49,6 +53,7 @@ __all__ = [
     "order_start_picking",
     "order_unhold",
     "order_validate",
+    "orders_bulk",
     "reconcile_allocation",
     "sku_mapping_create",
 ]
