@@ -35,7 +35,8 @@ urlpatterns = [
     *[path(f"app/{app.replace('.', '/')}/", include(f"{app}.urls")) for app in DOMAIN_APPS],
     path("pricing/", include("billing.public_urls")),  # public calculator (no account)
     path("integrations/stripe/", include("billing.stripe_urls")),  # Stripe webhooks (billing)
-    path("integrations/carriers/", include("integrations.carriers.webhook_urls")),  # EasyPost tracking webhooks
+    # EasyPost tracking webhooks
+    path("integrations/carriers/", include("integrations.carriers.webhook_urls")),
     path("integrations/", include("integrations.webhook_urls")),  # sales-channel webhooks + OAuth callbacks
 ]
 
