@@ -6,6 +6,8 @@ more than one row goes through these helpers.
 
 from __future__ import annotations
 
+import logging
+import random
 import time
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -19,6 +21,9 @@ from inventory.models import Allocation, StockLevel
 P = ParamSpec("P")
 R = TypeVar("R")
 
+ATTEMPTS = 8
+log = logging.getLogger(__name__)
+RETRIES = {"n": 0}
 RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
@@ -69,7 +74,7 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def retry_on_deadlock(fn: Callable[P, R]) -> Callable[P, R]:
-    """Runs ``fn`` in its own transaction and retries it (up to 5 times, with a short back-off) when the
+    """Runs ``fn`` in its own transaction and retries it (up to 8 times, with a short back-off) when the
     database breaks a deadlock or a serialization conflict. Inside a caller's transaction it cannot retry
     (the caller's locks are still held), so it runs once and lets the error reach the caller."""
 
@@ -78,14 +83,16 @@ def retry_on_deadlock(fn: Callable[P, R]) -> Callable[P, R]:
         if transaction.get_connection().in_atomic_block:
             with transaction.atomic():
                 return fn(*args, **kwargs)
-        for attempt in range(5):
+        for attempt in range(ATTEMPTS):
             try:
                 with transaction.atomic():
                     return fn(*args, **kwargs)
             except OperationalError as exc:
-                if attempt == 4 or not _retryable(exc):
+                if attempt == ATTEMPTS - 1 or not _retryable(exc):
                     raise
-                time.sleep(0.005 * (2**attempt))
+                RETRIES["n"] += 1
+                log.info("retrying %s after %s (attempt %d)", fn.__name__, exc.__cause__, attempt + 1)
+                time.sleep(random.uniform(0.002, 0.01) * (2**attempt))
         raise AssertionError("unreachable")
 
     return wrapper

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -64,6 +64,7 @@ class _Effects:
     merchant_id: int
     touched: dict[tuple[int, int], Product | None] = field(default_factory=dict)
     allocations: dict[int, Allocation] = field(default_factory=dict)
+    emitted: set[tuple[int, int]] = field(default_factory=set)  # available_changed already written
 
     def touch(self, product: Product | int, warehouse_id: int) -> None:
         if isinstance(product, Product):
@@ -92,7 +93,7 @@ class _Effects:
             for pid, wid in list(keys):
                 for kit_id in by_component.get(pid, ()):
                     kit_parents.add((kit_id, wid))
-        for pid, wid in sorted(set(keys) | kit_parents):
+        for pid, wid in sorted((set(keys) | kit_parents) - self.emitted):
             outbox.emit(
                 EV_AVAILABLE_CHANGED,
                 {"merchant_id": mid, "product_id": pid, "warehouse_id": wid},
@@ -394,6 +395,100 @@ def _upsert_allocation(
     return alloc
 
 
+_FAST_RESERVE_SQL = """
+WITH lvl AS (
+    UPDATE {level} SET reserved = reserved + %(q)s, updated_at = %(now)s
+    WHERE merchant_id = %(m)s AND product_id = %(p)s AND warehouse_id = %(w)s
+      AND on_hand >= reserved + held + safety_stock + %(q)s
+    RETURNING id
+), alloc AS (
+    INSERT INTO {alloc} (merchant_id, reference, product_id, warehouse_id, parent_id, per_kit, requested,
+                         allocated, picked, shipped, priority, requested_at, on_hold, status, created_at, updated_at)
+    SELECT %(m)s, %(ref)s, %(p)s, %(w)s, NULL, 1, %(q)s, %(q)s, 0, 0, %(prio)s, %(at)s, false, 'open', %(now)s, %(now)s
+    FROM lvl
+    ON CONFLICT (merchant_id, reference, product_id, warehouse_id) DO NOTHING
+    RETURNING id
+), ev AS (
+    INSERT INTO {outbox} (event_type, payload, merchant_id, status, handled, attempts, last_error, created_at)
+    SELECT %(ev)s, %(payload)s::jsonb, %(m)s, 'pending', '[]'::jsonb, 0, '', %(now)s FROM lvl
+    RETURNING id
+)
+SELECT (SELECT id FROM lvl), (SELECT id FROM alloc), (SELECT id FROM ev)
+"""
+
+
+def _reserve_fast(
+    mid: int,
+    product: Product,
+    wid: int,
+    qty: int,
+    reference: str,
+    priority: int,
+    requested_at: datetime,
+    fx: _Effects,
+) -> Allocation | None:
+    """Postgres only: the whole request granted in ONE statement — the conditional UPDATE of the level, the
+    allocation INSERT and the ``available_changed`` outbox row — then the commit. Returns None when the
+    stock is short (nothing was written; the caller takes the locking path)."""
+    import json
+
+    from fulfil.models import OutboxEvent
+
+    now = timezone.now()
+    sql = _FAST_RESERVE_SQL.format(
+        level=StockLevel._meta.db_table, alloc=Allocation._meta.db_table, outbox=OutboxEvent._meta.db_table
+    )
+    params = {
+        "q": qty,
+        "m": mid,
+        "p": product.pk,
+        "w": wid,
+        "ref": reference,
+        "prio": priority,
+        "at": requested_at,
+        "now": now,
+        "ev": EV_AVAILABLE_CHANGED,
+        "payload": json.dumps({"merchant_id": mid, "product_id": product.pk, "warehouse_id": wid}),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        level_id, alloc_id, event_id = cursor.fetchone()
+    if level_id is None:
+        return None
+    # The event row exists; dispatch it after commit exactly as ``outbox.emit`` would.
+    transaction.on_commit(partial(outbox._enqueue, event_id=event_id))
+    fx.emitted.add((product.pk, wid))
+    fx.touch(product, wid)
+    if alloc_id is None:  # the reference already had an allocation here: add to it
+        return _upsert_allocation(
+            mid=mid,
+            reference=reference,
+            product_id=product.pk,
+            warehouse_id=wid,
+            add_requested=qty,
+            add_allocated=qty,
+            priority=priority,
+            requested_at=requested_at,
+        )
+    alloc = Allocation(
+        pk=alloc_id,
+        merchant_id=mid,
+        reference=reference,
+        product_id=product.pk,
+        warehouse_id=wid,
+        requested=qty,
+        allocated=qty,
+        priority=priority,
+        requested_at=requested_at,
+        status=OPEN,
+        created_at=now,
+        updated_at=now,
+    )
+    alloc._state.adding = False
+    alloc._state.db = "default"
+    return alloc
+
+
 def _reserve_simple(
     mid: int,
     product: Product,
@@ -404,6 +499,10 @@ def _reserve_simple(
     requested_at: datetime,
     fx: _Effects,
 ) -> Allocation:
+    if connection.vendor == "postgresql":
+        alloc = _reserve_fast(mid, product, wid, qty, reference, priority, requested_at, fx)
+        if alloc is not None:
+            return alloc
     # The whole request in one conditional UPDATE: the database decides, under its row lock.
     done = StockLevel.objects.filter(
         merchant_id=mid,
@@ -522,6 +621,22 @@ def _fill_backorders(
         _save_alloc(alloc, "allocated")
         fx.allocation_changed(alloc)
         fx.touch(product_id, warehouse_id)
+
+
+def _fill_scope(mid: int, product_id: int, warehouse_id: int) -> list[tuple[int, int]]:
+    """The levels a backorder fill of one product may lock: its own plus the components of kits waiting on it."""
+    parents = Allocation.objects.filter(
+        merchant_id=mid,
+        product_id=product_id,
+        warehouse_id=warehouse_id,
+        status=OPEN,
+        parent__isnull=False,
+        requested__gt=F("allocated") + F("shipped"),
+    ).values("parent_id")
+    pairs = set(
+        Allocation.objects.filter(parent_id__in=parents).values_list("product_id", "warehouse_id").distinct()
+    )
+    return sorted(pairs | {(product_id, warehouse_id)})
 
 
 def _fill_kit(*, mid: int, parent_id: int, fx: _Effects) -> None:
@@ -855,6 +970,8 @@ def stock_receive(
     )
     fx = _Effects(mid)
     if location.sellable:
+        # Lock, in pk order, every level the backorder fill may touch (kits waiting on this product).
+        lock_levels(merchant_id=mid, pairs=_fill_scope(mid, product.pk, warehouse.pk))
         _level_add(merchant_id=mid, product_id=product.pk, warehouse_id=warehouse.pk, on_hand=quantity)
         _fill_backorders(mid=mid, product_id=product.pk, warehouse_id=warehouse.pk, fx=fx)
         fx.touch(product, warehouse.pk)

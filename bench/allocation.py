@@ -1,0 +1,172 @@
+"""Allocation benchmark: 16 concurrent worker processes reserve (and release) stock over 1,000 SKUs with a
+Zipf-skewed hot set, through ``inventory.services.stock_reserve`` / ``stock_release`` — the real service path
+(conditional UPDATE, allocation row, outbox event, commit), not raw SQL.
+
+Each worker keeps at most 8 open reservations; past that it releases its oldest, so every reservation is
+eventually released (releases are timed separately). Hot SKUs run short, so some reservations become
+backorders and releases fill them — the slow path is exercised too. At the end: oversold units (reserved
+beyond on hand, per SKU) and ledger drift (``check_inventory``'s recomputation) must both be 0.
+
+Celery's broker is the in-memory transport here (no worker runs), so an outbox event costs its INSERT and
+an in-process enqueue, as with a local Redis.
+
+Env: BENCH_SECONDS (default 20), BENCH_WORKERS (16), BENCH_SKUS (1000).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ["CELERY_BROKER_URL"] = "memory://"
+os.environ["CELERY_RESULT_BACKEND"] = "cache+memory://"
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
+os.environ.setdefault("CONN_MAX_AGE", "600")
+
+from _common import emit, percentile, setup
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "16"))
+SKUS = int(os.environ.get("BENCH_SKUS", "1000"))
+HOLD = 8
+ZIPF_S = 1.1
+
+
+def zipf_cdf(n: int, s: float) -> list[float]:
+    weights = [1 / (k**s) for k in range(1, n + 1)]
+    total = sum(weights)
+    acc, out = 0.0, []
+    for w in weights:
+        acc += w / total
+        out.append(acc)
+    return out
+
+
+def worker(n: int, product_ids: list[int], merchant_id: int, warehouse_id: int, ready, go, q) -> None:
+    import bisect
+
+    import django
+    from django.db import connections
+
+    django.setup()
+    from inventory.models import Product, Warehouse
+    from inventory.services import stock_release, stock_reserve
+
+    products = {p.pk: p for p in Product.objects.filter(pk__in=product_ids)}
+    warehouse = Warehouse.objects.get(pk=warehouse_id)
+    cdf = zipf_cdf(len(product_ids), ZIPF_S)
+    rng = random.Random(n)
+    held: list[str] = []
+    reserve_ms: list[float] = []
+    release_ms: list[float] = []
+    i = 0
+    ready.release()
+    go.wait()
+    deadline = time.time() + SECONDS
+    while time.time() < deadline:
+        pid = product_ids[min(bisect.bisect_left(cdf, rng.random()), len(product_ids) - 1)]
+        ref = f"bench:{n}:{i}"
+        i += 1
+        t0 = time.perf_counter()
+        stock_reserve(
+            merchant=merchant_id, product=products[pid], warehouse=warehouse, quantity=1, reference=ref
+        )
+        reserve_ms.append((time.perf_counter() - t0) * 1000)
+        held.append(ref)
+        if len(held) > HOLD:
+            t0 = time.perf_counter()
+            stock_release(merchant=merchant_id, reference=held.pop(0))
+            release_ms.append((time.perf_counter() - t0) * 1000)
+    connections.close_all()
+    from inventory.locks import RETRIES
+
+    q.put((reserve_ms, release_ms, RETRIES["n"]))
+
+
+def main() -> None:
+    setup("allocation")
+    from django.db import connections
+    from django.db.models import Sum
+
+    from accounts.models import Merchant
+    from inventory.models import Allocation, Location, Product, StockLevel
+    from inventory.reconcile import ledger_drift
+    from inventory.services import stock_receive, warehouse_create
+
+    merchant = Merchant.objects.create(name="Bench", slug="bench")
+    wh = warehouse_create(code="BENCH", name="Bench warehouse")
+    shelf = Location.objects.create(warehouse=wh, code="A-01-01-1-A", type=Location.Type.PICK)
+    Product.objects.bulk_create(
+        [
+            Product(merchant=merchant, sku=f"B-{k:04d}", name=f"Bench {k}", status="active")
+            for k in range(SKUS)
+        ]
+    )
+    products = list(Product.objects.filter(merchant=merchant).order_by("pk"))
+    for rank, p in enumerate(products):
+        # the hottest SKUs run short so backorders and fills happen; the tail has plenty
+        stock_receive(
+            merchant=merchant, product=p, warehouse=wh, quantity=20 if rank < 5 else 200, location=shelf
+        )
+    ids = [p.pk for p in products]
+    connections.close_all()
+
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    ready = ctx.Semaphore(0)
+    go = ctx.Event()
+    procs = [
+        ctx.Process(target=worker, args=(n, ids, merchant.pk, wh.pk, ready, go, q)) for n in range(WORKERS)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:  # every worker has set up Django and its connection: start the clock together
+        ready.acquire(timeout=120)
+    start = time.time()
+    go.set()
+    results = [q.get(timeout=SECONDS + 120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    elapsed = max(time.time() - start, SECONDS) if results else SECONDS
+    elapsed = SECONDS  # every worker ran exactly SECONDS after the common start
+    reserve_ms = [x for r, _, _ in results for x in r]
+    release_ms = [x for _, r, _ in results for x in r]
+    retries = sum(n for _, _, n in results)
+
+    oversold = 0
+    allocated = {
+        (row["product_id"]): row["n"]
+        for row in Allocation.objects.filter(status="open", product__is_kit=False)
+        .values("product_id")
+        .annotate(n=Sum("allocated"))
+    }
+    for level in StockLevel.objects.filter(warehouse=wh):
+        oversold += max(0, level.reserved + level.held - level.on_hand)
+        oversold += max(0, allocated.get(level.product_id, 0) - level.on_hand)
+    drift = len(ledger_drift())
+    emit(
+        {
+            "bench": "allocation",
+            "reservations_per_s": round(len(reserve_ms) / elapsed, 1),
+            "p99_ms": round(percentile(reserve_ms, 99), 2),
+            "p50_ms": round(percentile(reserve_ms, 50), 2),
+            "releases_per_s": round(len(release_ms) / elapsed, 1),
+            "release_p99_ms": round(percentile(release_ms, 99), 2),
+            "reservations": len(reserve_ms),
+            "workers": WORKERS,
+            "skus": SKUS,
+            "seconds": round(elapsed, 1),
+            "deadlock_retries": retries,
+            "oversold_units": oversold,
+            "drift": drift,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
