@@ -6,7 +6,10 @@ import re
 import pytest
 from django.core import mail
 
+from accounts import sms
 from accounts.models import Membership, Merchant
+from tests.conftest import browser_login
+from tests.factories import PASSWORD, MembershipFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,6 +42,7 @@ def test_new_visitor_signs_up_and_reaches_the_checklist(page, live_server):
     page.click("main form button[type=submit]")
     page.wait_for_load_state("networkidle")
     assert "founder@trailgear.example" in page.content()
+    assert page.locator("main form").count() == 0  # "check your inbox" needs no further submit
 
     # The email link is a page load, not a form.
     assert len(mail.outbox) == 1
@@ -68,4 +72,27 @@ def test_new_visitor_signs_up_and_reaches_the_checklist(page, live_server):
     print(f"\nsign-up to dashboard: {len(form_posts)} form submissions, {len(loads)} page loads")
     assert len(form_posts) <= MAX_FORM_SUBMISSIONS, form_posts
     assert len(form_posts) == 2
+    assert len(loads) <= 6, loads
     assert loads[-1] == f"{live_server.url}/app/"
+
+
+def test_owner_verifies_the_phone_from_the_checklist(page, live_server):
+    membership = MembershipFactory(merchant__name="Trail Gear Co")
+    sms.outbox.clear()
+    browser_login(page, membership.user.email, PASSWORD)
+    page.goto("/app/")
+
+    page.click("#onboarding li[data-step=verify_phone] a")
+    page.wait_for_url("**/app/account/phone/")
+    page.fill("input[name=phone]", "303 555 0123")
+    page.click("#phone-form button[type=submit]")
+    page.wait_for_selector("#code-form")
+    code = sms.outbox[-1][1].split("code is ")[1][:6]
+    page.fill("input[name=code]", code)
+    page.click("#code-form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/app/")
+
+    assert "+13035550123 is verified" in page.inner_text(".messages")
+    assert page.locator("#onboarding li.done[data-step=verify_phone]").count() == 1
+    membership.user.refresh_from_db()
+    assert membership.user.phone_verified is True
