@@ -36,10 +36,31 @@ def _version_at(card: RateCard | None, at: datetime) -> RateCardVersion | None:
     return card.versions.filter(effective_from__lte=at).order_by("-effective_from").first()
 
 
+_resolved: dict[tuple, pricing.RateCard] = {}
+
+
 def card_from_versions(
     standard: RateCardVersion | None, contract: RateCardVersion | None
 ) -> pricing.RateCard:
-    """The resolved card for a (standard version, contract version) pair — the pair stored on each line."""
+    """The resolved card for a (standard version, contract version) pair — the pair stored on each line.
+    Versions are immutable, so the resolved card is cached in-process by their ids."""
+    if standard is None:
+        return _card_from_versions(standard, contract)
+    key = (
+        standard.pk,
+        standard.created_at,
+        *((contract.pk, contract.created_at) if contract is not None else ()),
+    )
+    if key not in _resolved:
+        if len(_resolved) > 1000:
+            _resolved.clear()
+        _resolved[key] = _card_from_versions(standard, contract)
+    return _resolved[key]
+
+
+def _card_from_versions(
+    standard: RateCardVersion | None, contract: RateCardVersion | None
+) -> pricing.RateCard:
     if standard is None:
         return pricing.standard_card()
     label = f"Standard v{standard.version}"

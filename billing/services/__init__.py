@@ -29,6 +29,8 @@ from billing.services.charges import (  # noqa: F401
     charge_adjust,
     charge_lines_build,
     charge_rerate,
+    charge_rows_build,
+    charge_rows_insert,
     charges_record,
 )
 from billing.services.invoices import (  # noqa: F401

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from billing import pricing, selectors
@@ -53,41 +54,96 @@ def _ct(obj) -> int | None:
     return ContentType.objects.get_for_model(obj, for_concrete_model=False).pk if obj is not None else None
 
 
+COLUMNS = (
+    "merchant_id", "occurred_at", "kind", "category", "description", "quantity", "unit_price", "amount",
+    "tax_rate", "tax", "currency", "tier", "volume_basis", "activity", "rate_versions", "source_type_id",
+    "source_id", "source_label", "source_key", "event_id", "created_at",
+)  # fmt: skip
+SIX = Decimal("0.000001")
+
+
+def charge_rows_build(*, merchant_id: int, charges: Sequence[Charge], occurred_at: datetime,
+                      ctx: RatingContext, event_id: int | None = None) -> list[tuple]:  # fmt: skip
+    """Price ``charges`` into rows of ``COLUMNS``. Each distinct activity is priced once by the one pricing
+    function (identical activities in one batch cost the same); the shipping activity yields two lines
+    (carrier rate, markup)."""
+    unique: dict[pricing.Activity, int] = {}
+    for c in charges:
+        unique.setdefault(c.activity, len(unique))
+    acts = list(unique)
+    priced = pricing.price(acts, card=ctx.card, monthly_orders=ctx.basis, tax_rates=ctx.tax)
+    per_act: list[list[pricing.Line]] = [[] for _ in acts]
+    for line in priced.lines:
+        per_act[line.activity].append(line)
+    act_json = [json.dumps(a.as_dict()) for a in acts]
+    versions = json.dumps(list(ctx.card.versions))
+    now = timezone.now()
+    rows: list[tuple] = []
+    for charge in charges:
+        i = unique[charge.activity]
+        source_type_id = charge.source_type_id or _ct(charge.source)
+        source_id = charge.source_id or (str(charge.source.pk) if charge.source is not None else "")
+        for line in per_act[i]:
+            key = charge.source_key if line.kind != "shipping.markup" else f"{charge.source_key}:markup"
+            rows.append((
+                merchant_id, occurred_at, line.kind, line.category, line.description[:300], line.quantity,
+                line.unit_price.quantize(SIX), line.amount, line.tax_rate, line.tax, priced.currency,
+                priced.tier.name, ctx.basis, act_json[i], versions, source_type_id, source_id,
+                charge.source_label[:200], key[:160], event_id, now,
+            ))  # fmt: skip
+    return rows
+
+
 def charge_lines_build(*, merchant_id: int, charges: Sequence[Charge], occurred_at: datetime,
                        ctx: RatingContext, event_id: int | None = None) -> list[ChargeLine]:  # fmt: skip
-    """Price ``charges`` (unsaved lines). The shipping activity yields two lines (carrier rate, markup)."""
-    priced = pricing.price(
-        [c.activity for c in charges], card=ctx.card, monthly_orders=ctx.basis, tax_rates=ctx.tax
-    )
-    out: list[ChargeLine] = []
-    for line in priced.lines:
-        charge = charges[line.activity]
-        key = charge.source_key if line.kind != "shipping.markup" else f"{charge.source_key}:markup"
-        out.append(
-            ChargeLine(
-                merchant_id=merchant_id,
-                occurred_at=occurred_at,
-                kind=line.kind,
-                category=line.category,
-                description=line.description[:300],
-                quantity=line.quantity,
-                unit_price=line.unit_price.quantize(Decimal("0.000001")),
-                amount=line.amount,
-                tax_rate=line.tax_rate,
-                tax=line.tax,
-                currency=priced.currency,
-                tier=priced.tier.name,
-                volume_basis=ctx.basis,
-                activity=charge.activity.as_dict(),
-                rate_versions=list(ctx.card.versions),
-                source_type_id=charge.source_type_id or _ct(charge.source),
-                source_id=charge.source_id or (str(charge.source.pk) if charge.source is not None else ""),
-                source_label=charge.source_label[:200],
-                source_key=key[:160],
-                event_id=event_id,
+    """The same rows as unsaved ``ChargeLine`` objects."""
+    out = []
+    for row in charge_rows_build(merchant_id=merchant_id, charges=charges, occurred_at=occurred_at, ctx=ctx,
+                                 event_id=event_id):  # fmt: skip
+        data = dict(zip(COLUMNS, row, strict=True))
+        data["activity"] = json.loads(data["activity"])
+        data["rate_versions"] = json.loads(data["rate_versions"])
+        out.append(ChargeLine(**data))
+    return out
+
+
+def charge_rows_insert(rows: Sequence[tuple]) -> int:
+    """Insert priced rows, skipping any whose (merchant, source key) exists — idempotent. On Postgres a
+    COPY into a temporary table then one INSERT … ON CONFLICT DO NOTHING (the bulk path: nightly storage,
+    re-imports, the benchmark); elsewhere the ORM. Returns how many were new."""
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        objs = []
+        for row in rows:
+            data = dict(zip(COLUMNS, row, strict=True))
+            data["activity"] = json.loads(data["activity"])
+            data["rate_versions"] = json.loads(data["rate_versions"])
+            objs.append(ChargeLine(**data))
+        keys = {(o.merchant_id, o.source_key) for o in objs}
+        existing = set(
+            ChargeLine.objects.filter(source_key__in=[k for _, k in keys]).values_list(
+                "merchant_id", "source_key"
             )
         )
-    return out
+        new = [o for o in objs if (o.merchant_id, o.source_key) not in existing]
+        return len(ChargeLine.objects.bulk_create(new, ignore_conflicts=True))
+    cols = ", ".join(COLUMNS)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS billing_chargeline_in ON COMMIT DELETE ROWS AS "  # noqa: S608
+            f"SELECT {cols} FROM billing_chargeline WITH NO DATA"
+        )
+        with cur.cursor.copy(f"COPY billing_chargeline_in ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(
+            f"INSERT INTO billing_chargeline ({cols}) SELECT {cols} FROM billing_chargeline_in "  # noqa: S608
+            "ON CONFLICT (merchant_id, source_key) DO NOTHING"
+        )
+        created = cur.rowcount
+        cur.execute("TRUNCATE billing_chargeline_in")
+    return created
 
 
 def charges_record(*, merchant, charges: Sequence[Charge], occurred_at: datetime | None = None,
@@ -98,18 +154,9 @@ def charges_record(*, merchant, charges: Sequence[Charge], occurred_at: datetime
     occurred_at = occurred_at or timezone.now()
     ctx = ctx or RatingContext.for_merchant(merchant, occurred_at)
     merchant_id = merchant if isinstance(merchant, int) else merchant.pk
-    lines = charge_lines_build(merchant_id=merchant_id, charges=charges, occurred_at=occurred_at, ctx=ctx,
-                               event_id=event_id)  # fmt: skip
-    keys = [ln.source_key for ln in lines]
-    with transaction.atomic():
-        existing = set(
-            ChargeLine.objects.filter(merchant_id=merchant_id, source_key__in=keys).values_list(
-                "source_key", flat=True
-            )
-        )
-        new = [ln for ln in lines if ln.source_key not in existing]
-        created = ChargeLine.objects.bulk_create(new, ignore_conflicts=True)
-    return len(created)
+    rows = charge_rows_build(merchant_id=merchant_id, charges=charges, occurred_at=occurred_at, ctx=ctx,
+                             event_id=event_id)  # fmt: skip
+    return charge_rows_insert(rows)
 
 
 def charge_rerate(line: ChargeLine) -> pricing.Line:
