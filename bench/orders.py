@@ -1,0 +1,300 @@
+"""Order book benchmark (issue 4).
+
+1. Import N canonical orders through the real import path (``order_import``) with validation, routing and
+   allocation run after commit, in-process (Celery eager — the same code a worker runs), outbox handlers
+   included. Orders come from a generator seeded with the shapes of the Shopify order fixtures in
+   ../shared/fixtures (line counts, quantities, address shape) when present. Half the orders are then
+   delivered a second time to prove idempotency (``duplicates`` counts extra orders; must be 0).
+2. Fill the table to 1,000,000 orders with one bulk ``INSERT … SELECT generate_series`` and ANALYZE.
+3. Time the order list page (GET /app/orders/, the real view with session, template and keyset page) and
+   filtered lists (status, channel, status+channel, search, date range, next page) — p95 in ms.
+
+Prints {"bench": "orders", "imported_per_s": …, "list_p95_ms": …, "filtered_list_p95_ms": …, "duplicates": 0}.
+ORDERS_BENCH_IMPORT (default 3000) scales step 1 so the whole run stays around three minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from _common import emit, percentile, setup
+
+N_IMPORT = int(os.environ.get("ORDERS_BENCH_IMPORT", "3000"))
+TOTAL = int(os.environ.get("ORDERS_BENCH_TOTAL", "1000000"))
+FIXTURES = Path(
+    os.environ.get("FULFIL_VENDOR_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+)
+
+ZIPS = [
+    "02110",
+    "10001",
+    "19103",
+    "20001",
+    "30303",
+    "33101",
+    "40202",
+    "48201",
+    "60601",
+    "63101",
+    "70112",
+    "75201",
+    "77002",
+    "80202",
+    "85001",
+    "90028",
+    "94103",
+    "97201",
+    "98101",
+    "55401",
+    "46204",
+    "37203",
+]
+STATES = {
+    "02": "MA",
+    "10": "NY",
+    "19": "PA",
+    "20": "DC",
+    "30": "GA",
+    "33": "FL",
+    "40": "KY",
+    "48": "MI",
+    "60": "IL",
+    "63": "MO",
+    "70": "LA",
+    "75": "TX",
+    "77": "TX",
+    "80": "CO",
+    "85": "AZ",
+    "90": "CA",
+    "94": "CA",
+    "97": "OR",
+    "98": "WA",
+    "55": "MN",
+    "46": "IN",
+    "37": "TN",
+}
+FIRST = ["Ann", "Bob", "Cy", "Dee", "Eli", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kai", "Lu", "Max", "Ned", "Oda"]
+LAST = ["Lee", "Norman", "Diaz", "Khan", "Smith", "Ito", "Moreau", "Silva", "Novak", "Berg", "Olsen"]
+
+
+def shapes() -> list[tuple[int, list[int]]]:
+    """(line count, quantities) shapes from the Shopify fixtures, or a default mix."""
+    found = []
+    for name in ("order.json", "orders.json"):
+        path = FIXTURES / "shopify" / "rest-fixtures" / name
+        if path.is_file():
+            data = json.loads(path.read_text())
+            for order in data.get("orders") or [data.get("order") or {}]:
+                qty = [int(li.get("quantity") or 1) for li in order.get("line_items", [])]
+                if qty:
+                    found.append((len(qty), qty))
+    return found or [(1, [1]), (2, [1, 2]), (3, [1, 1, 1])]
+
+
+def main() -> None:
+    setup("orders")
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.test import Client
+
+    from accounts.models import Membership, Merchant, User
+    from inventory import services as inventory
+    from inventory.models import Product, Warehouse
+    from orders.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder
+    from orders.models import Order
+    from orders.services import order_import
+
+    rnd = random.Random(4)
+    merchant = Merchant.objects.create(name="Bench Outdoor", slug="bench-outdoor")
+    user = User.objects.create_user("bench@example.com", "bench-password-1")
+    Membership.objects.create(user=user, merchant=merchant, role="owner")
+    warehouses = [
+        Warehouse.objects.create(code="EAST", name="East", postal_code="07001", state="NJ"),
+        Warehouse.objects.create(
+            code="CENTRAL", name="Central", postal_code="60601", state="IL", hazmat_certified=True
+        ),
+        Warehouse.objects.create(
+            code="WEST", name="West", postal_code="90001", state="CA", timezone="America/Los_Angeles"
+        ),
+    ]
+    products = [
+        Product.objects.create(
+            merchant=merchant,
+            sku=f"SKU-{i:04d}",
+            name=f"Product {i}",
+            weight_g=rnd.randint(100, 3000),
+            status="active",
+        )
+        for i in range(300)
+    ]
+    for p in products:
+        for wh in warehouses:
+            if rnd.random() < 0.8:
+                inventory.stock_receive(
+                    merchant=merchant, product=p, warehouse=wh, quantity=rnd.randint(5, 60)
+                )
+
+    mix = shapes()
+
+    def make(i: int) -> CanonicalOrder:
+        count, qtys = rnd.choice(mix)
+        zip_ = rnd.choice(ZIPS)
+        name = f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"
+        skus = rnd.sample(products, k=min(count, 3))
+        return CanonicalOrder(
+            channel=rnd.choice(["shopify", "shopify", "woocommerce", "amazon", "api"]),
+            external_id=f"B{i:07d}",
+            number=f"#{1000 + i}",
+            lines=tuple(
+                CanonicalLine(sku=p.sku, quantity=q, unit_price=Decimal("19.99"))
+                for p, q in zip(skus, qtys, strict=False)
+            ),
+            ship_to=CanonicalAddress(
+                name=name,
+                street1=f"{rnd.randint(1, 999)} Main St",
+                city="Town",
+                state=STATES[zip_[:2]],
+                postal_code=zip_,
+                email=f"c{i}@example.com",
+            ),
+            customer_email=f"c{i}@example.com",
+            shipping_service="expedited" if rnd.random() < 0.1 else "standard",
+        )
+
+    orders = [make(i) for i in range(N_IMPORT)]
+    from django.db import transaction
+
+    def run(o):
+        # one delivery = one transaction; its on-commit work (processing, outbox) runs right after, in-process
+        with transaction.atomic():
+            order_import(merchant=merchant, order=o)
+
+    start = time.perf_counter()
+    for o in orders:
+        run(o)
+    elapsed = time.perf_counter() - start
+    imported_per_s = N_IMPORT / elapsed
+    for o in orders[: N_IMPORT // 2]:
+        run(o)  # re-delivery: must change nothing
+    duplicates = Order.objects.count() - N_IMPORT
+    statuses = dict(
+        Order.objects.values_list("status").annotate(
+            n=__import__("django.db.models", fromlist=["Count"]).Count("pk")
+        )
+    )
+
+    # --- fill to a million orders -----------------------------------------------------------------------
+    fill = max(0, TOTAL - Order.objects.count())
+    t_fill = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO orders_order (
+                merchant_id, number, channel, channel_account, external_id, status, held_from_status,
+                customer_name, customer_email, ship_to_name, ship_to_company, ship_to_street1, ship_to_street2,
+                ship_to_city, ship_to_state, ship_to_postal_code, ship_to_country, ship_to_phone, ship_to_email,
+                bill_to, shipping_service, priority, same_day_cutoff, is_fragile, is_hazmat, is_gift,
+                custom_packaging, requires_cold_chain, currency, subtotal, tax_total, discount_total,
+                shipping_paid, total, refund_due, tags, note, gift_message, raw, source_hash, search_text,
+                routing, is_split, is_international, exception_reason, placed_at, created_at, updated_at
+            )
+            SELECT %(m)s, '#F' || g, (ARRAY['shopify','woocommerce','amazon','ebay','walmart','api','manual','csv'])[1 + g %% 8],
+                   '', 'F' || g,
+                   (ARRAY['shipped','shipped','shipped','delivered','delivered','released','picking','packed',
+                          'allocated','backordered','on_hold','exception','cancelled','new'])[1 + (g * 7) %% 14],
+                   '', 'Customer ' || g, 'c' || g || '@example.com', 'Customer ' || g, '', g || ' Main St', '',
+                   'Town', 'NY', '10001', 'US', '', 'c' || g || '@example.com',
+                   '{}'::jsonb, (ARRAY['standard','standard','standard','expedited','overnight'])[1 + g %% 5],
+                   (g %% 3) * 10, false, false, false, false, false, false, 'USD', 19.99, 0, 0, 0, 19.99, 0,
+                   '[]'::jsonb, '', '', '{}'::jsonb, '',
+                   lower('#f' || g || ' f' || g || ' customer ' || g || ' c' || g || '@example.com'),
+                   '{}'::jsonb, false, false, CASE WHEN (g * 7) %% 14 = 11 THEN 'unknown_sku' ELSE '' END,
+                   now() - (g || ' minutes')::interval, now() - ((%(n)s - g) || ' seconds')::interval, now()
+            FROM generate_series(1, %(n)s) AS g
+            """,
+            {"m": merchant.pk, "n": fill},
+        )
+        cur.execute("ANALYZE orders_order")
+    fill_s = time.perf_counter() - t_fill
+    total = Order.objects.count()
+
+    # --- time the pages -----------------------------------------------------------------------------------
+    client = Client()
+    client.force_login(user)
+    client.get("/app/orders/")  # warm up
+
+    def timed(url: str, n: int) -> list[float]:
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            response = client.get(url)
+            out.append((time.perf_counter() - t) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        return out
+
+    list_ms = timed("/app/orders/", 60)
+    from orders.selectors import order_list
+
+    cursor = order_list(merchant=merchant, filters={}, limit=50).next_cursor
+    page = order_list(merchant=merchant, filters={"status": "released"}, limit=50)
+    filtered_urls = [
+        "/app/orders/?status=released",
+        "/app/orders/?channel=amazon",
+        "/app/orders/?status=shipped&channel=shopify",
+        "/app/orders/?q=customer+424242",
+        "/app/orders/?q=c777777%40example.com",
+        "/app/orders/?exception=unknown_sku",
+        "/app/orders/?created_after=2020-01-01&status=backordered",
+        "/app/orders/?sort=priority&status=allocated",
+        f"/app/orders/?cursor={cursor}",
+        f"/app/orders/?status=released&cursor={page.next_cursor}",
+    ]
+    filtered_ms: list[float] = []
+    per_filter = {}
+    for url in filtered_urls:
+        values = timed(url, 15)
+        per_filter[url] = round(percentile(values, 95), 1)
+        filtered_ms += values
+    print(
+        json.dumps(
+            {
+                "detail": {
+                    "imported": N_IMPORT,
+                    "import_seconds": round(elapsed, 1),
+                    "statuses_after_import": statuses,
+                    "fill_rows": fill,
+                    "fill_seconds": round(fill_s, 1),
+                    "orders_in_table": total,
+                    "per_filter_p95_ms": per_filter,
+                    "list_p50_ms": round(percentile(list_ms, 50), 1),
+                }
+            }
+        ),
+        file=sys.stderr,
+    )
+    emit(
+        {
+            "bench": "orders",
+            "imported_per_s": round(imported_per_s, 1),
+            "imported": N_IMPORT,
+            "orders_in_table": total,
+            "list_p95_ms": round(percentile(list_ms, 95), 1),
+            "filtered_list_p95_ms": round(percentile(filtered_ms, 95), 1),
+            "duplicates": duplicates,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
