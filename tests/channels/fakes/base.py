@@ -119,6 +119,9 @@ class FakeServer:
             self.httpd.shutdown()
             self.httpd.server_close()
 
+    def fault_body(self, status: int):
+        return {"errors": f"injected {status}"}
+
     # --- dispatch ---------------------------------------------------------------------------------
     def dispatch(self, req: Request) -> Response:
         with self.lock:
@@ -131,7 +134,7 @@ class FakeServer:
                 time.sleep(fault.delay)
             if fault.status != 200:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-                return Response(fault.status, {"errors": f"injected {fault.status}"}, headers)
+                return Response(fault.status, self.fault_body(fault.status), headers)
         for method, pattern, handler in self.routes:
             if method != req.method:
                 continue

@@ -167,6 +167,27 @@ class FakeShopify(FakeServer):
         self.page_tokens: dict[str, list[dict]] = {}
         super().__init__()
 
+    # --- the contract-test harness ----------------------------------------------------------------
+    platform = "shopify"
+
+    def conn_kwargs(self) -> dict:
+        return {"account_id": self.shop, "base_url": self.url, "access_token": self.token}
+
+    def add_contract_order(self, n: int, *, sku: str, quantity: int, updated: str) -> None:
+        self.add_order(make_order(n, sku=sku, quantity=quantity, updated_at=updated))
+
+    def stock_of(self, sku: str):
+        return self.inventory.get((str({"IPOD2008PINK": 808950810}.get(sku, sku)), str(LOCATION_ID)))
+
+    def stock_update(self, sku: str, quantity: int):
+        from integrations.base import StockUpdate
+
+        return StockUpdate(sku=sku, quantity=quantity, inventory_item_id="808950810")
+
+    @property
+    def shipments(self):
+        return self.fulfillments
+
     # --- state helpers ----------------------------------------------------------------------------
     def add_order(self, order: dict, *, location_id: int = LOCATION_ID) -> dict:
         with self.lock:

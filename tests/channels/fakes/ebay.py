@@ -1,0 +1,168 @@
+"""A fake eBay (Identity token refresh, Sell Fulfillment orders + shipping fulfillments, Sell Inventory)."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+from integrations.base import StockUpdate
+from tests.channels.fakes.base import FakeServer, Response
+
+ORDER = {
+    "orderId": "12-03456-78901",
+    "creationDate": "2026-01-10T10:00:00.000Z",
+    "lastModifiedDate": "2026-01-10T10:05:00.000Z",
+    "orderFulfillmentStatus": "NOT_STARTED",
+    "orderPaymentStatus": "PAID",
+    "cancelStatus": {"cancelState": "NONE_REQUESTED"},
+    "buyer": {"username": "buyer_1", "buyerRegistrationAddress": {"email": "buyer@members.ebay.com"}},
+    "pricingSummary": {
+        "total": {"value": "30.00", "currency": "USD"},
+        "deliveryCost": {"value": "5.00", "currency": "USD"},
+    },
+    "fulfillmentStartInstructions": [
+        {
+            "shippingStep": {
+                "shippingServiceCode": "USPSPriority",
+                "shipTo": {
+                    "fullName": "Eve Buyer",
+                    "contactAddress": {
+                        "addressLine1": "2 Elm St",
+                        "city": "Austin",
+                        "stateOrProvince": "TX",
+                        "postalCode": "78701",
+                        "countryCode": "US",
+                    },
+                    "primaryPhone": {"phoneNumber": "5125550100"},
+                    "email": "buyer@members.ebay.com",
+                },
+            }
+        }
+    ],
+    "lineItems": [
+        {
+            "lineItemId": "10000000001",
+            "legacyItemId": "110000000001",
+            "sku": "EBAY-1",
+            "title": "Gadget",
+            "quantity": 1,
+            "lineItemCost": {"value": "25.00", "currency": "USD"},
+        }
+    ],
+}
+
+
+class FakeEbay(FakeServer):
+    platform = "ebay"
+    page_size = 2
+
+    def __init__(self):
+        self.orders: dict[str, dict] = {}
+        self.inventory = {
+            "EBAY-1": {
+                "sku": "EBAY-1",
+                "product": {"title": "Gadget", "upc": ["012345678905"]},
+                "availability": {"shipToLocationAvailability": {"quantity": 3}},
+            }
+        }
+        self.fulfillments: list[tuple[str, dict]] = []
+        self.token_refreshes = 0
+        self.valid_tokens: set[str] = set()
+        super().__init__()
+
+    def conn_kwargs(self) -> dict:
+        return {
+            "account_id": "acme_ebay",
+            "base_url": self.url,
+            "credentials": {"refresh_token": "v^1.1#refresh", "client_id": "cid", "client_secret": "cs"},
+        }
+
+    def add_order(self, n: int, *, sku: str, quantity: int, updated: str) -> None:
+        order = copy.deepcopy(ORDER)
+        order.update(orderId=f"12-{n:05d}-00001", lastModifiedDate=updated)
+        order["lineItems"][0].update(sku=sku, quantity=quantity, lineItemId=f"{n}001")
+        self.orders[order["orderId"]] = order
+
+    def stock_of(self, sku):
+        return (
+            ((self.inventory.get(sku) or {}).get("availability") or {})
+            .get("shipToLocationAvailability", {})
+            .get("quantity")
+        )
+
+    def stock_update(self, sku, quantity):
+        return StockUpdate(sku=sku, quantity=quantity, external_id=sku)
+
+    @property
+    def shipments(self):
+        return self.fulfillments
+
+    def _auth(self, req):
+        token = req.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.valid_tokens:
+            return Response(401, {"errors": [{"errorId": 1001, "message": "Invalid access token"}]})
+        return None
+
+    def setup_routes(self):
+        r = self.route
+        r("POST", r"/identity/v1/oauth2/token", self.token)
+        r("GET", r"/sell/fulfillment/v1/order", self.list_orders)
+        r("POST", r"/sell/fulfillment/v1/order/([^/]+)/shipping_fulfillment", self.ship)
+        r("GET", r"/sell/inventory/v1/inventory_item", self.items)
+        r("POST", r"/sell/inventory/v1/bulk_update_price_quantity", self.bulk)
+
+    def token(self, req, m):
+        if (
+            not req.headers.get("Authorization", "").startswith("Basic ")
+            or b"grant_type=refresh_token" not in req.body
+        ):
+            return Response(400, {"error": "invalid_grant"})
+        self.token_refreshes += 1
+        token = "v^1.1#i^1#" + uuid.uuid4().hex
+        self.valid_tokens.add(token)
+        return {"access_token": token, "expires_in": 7200, "token_type": "User Access Token"}
+
+    def list_orders(self, req, m):
+        if (denied := self._auth(req)) is not None:
+            return denied
+        since = req.query.get("filter", "").split("[", 1)[-1].split("..", 1)[0]
+        items = sorted(
+            (o for o in self.orders.values() if o["lastModifiedDate"] >= since),
+            key=lambda o: o["lastModifiedDate"],
+        )
+        offset, limit = (
+            int(req.query.get("offset") or 0),
+            min(int(req.query.get("limit") or 50), self.page_size),
+        )
+        page = items[offset : offset + limit]
+        body = {"total": len(items), "limit": limit, "offset": offset, "orders": page}
+        if offset + limit < len(items):
+            body["next"] = f"{self.url}/sell/fulfillment/v1/order?offset={offset + limit}&limit={limit}"
+        return body
+
+    def ship(self, req, m):
+        if (denied := self._auth(req)) is not None:
+            return denied
+        self.fulfillments.append((m.group(1), req.json()))
+        fid = uuid.uuid4().hex[:12]
+        return Response(
+            201,
+            None,
+            {"Location": f"{self.url}/sell/fulfillment/v1/order/{m.group(1)}/shipping_fulfillment/{fid}"},
+        )
+
+    def items(self, req, m):
+        return self._auth(req) or {
+            "total": len(self.inventory),
+            "inventoryItems": list(self.inventory.values()),
+        }
+
+    def bulk(self, req, m):
+        if (denied := self._auth(req)) is not None:
+            return denied
+        responses = []
+        for r in req.json()["requests"]:
+            item = self.inventory.setdefault(r["sku"], {"sku": r["sku"], "availability": {}})
+            item["availability"] = {"shipToLocationAvailability": r["shipToLocationAvailability"]}
+            responses.append({"statusCode": 200, "sku": r["sku"]})
+        return {"responses": responses}
