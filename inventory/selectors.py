@@ -384,3 +384,75 @@ def stock_totals(*, merchant) -> dict[str, int]:
         inbound=Sum("inbound"),
     )
     return {k: v or 0 for k, v in agg.items()}
+
+
+def stock_trend(*, merchant, product: Product | None = None, days: int = 30) -> list[tuple[date, int]]:
+    """Units in the building at the end of each of the last ``days`` days (from the ledger: arrivals have
+    no from-location, departures no to-location)."""
+    from datetime import timedelta
+
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    mid = _mid(merchant)
+    quants = StockQuant.objects.filter(merchant_id=mid)
+    moves = StockMovement.objects.filter(merchant_id=mid)
+    if product is not None:
+        ids = [product.pk]
+        if product.is_kit:
+            ids = list(KitComponent.objects.filter(kit=product).values_list("component_id", flat=True))
+        quants = quants.filter(product_id__in=ids)
+        moves = moves.filter(product_id__in=ids)
+    now_total = quants.aggregate(n=Sum("quantity"))["n"] or 0
+    today = timezone.localdate()
+    start = today - timedelta(days=days - 1)
+    net: dict[date, int] = defaultdict(int)
+    since = moves.filter(created_at__date__gte=start)
+    for day, n in (
+        since.filter(from_location__isnull=True)
+        .annotate(d=TruncDate("created_at"))
+        .values_list("d")
+        .annotate(n=Sum("quantity"))
+        .values_list("d", "n")
+    ):
+        net[day] += n
+    for day, n in (
+        since.filter(to_location__isnull=True)
+        .annotate(d=TruncDate("created_at"))
+        .values_list("d")
+        .annotate(n=Sum("quantity"))
+        .values_list("d", "n")
+    ):
+        net[day] -= n
+    series: list[tuple[date, int]] = []
+    level = now_total
+    for i in range(days):
+        day = today - timedelta(days=i)
+        series.append((day, level))
+        level -= net.get(day, 0)
+    return list(reversed(series))
+
+
+def trend_svg_points(
+    series: list[tuple[date, int]], *, width: int = 600, height: int = 120, pad: int = 6
+) -> dict:
+    """Polyline points for an inline SVG chart of a trend (rendered server-side, no JavaScript)."""
+    if not series:
+        return {"points": "", "max": 0, "min": 0, "width": width, "height": height}
+    values = [v for _, v in series]
+    hi, lo = max(values), min(values)
+    span = max(hi - lo, 1)
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    pts = " ".join(
+        f"{pad + i * step:.1f},{height - pad - (v - lo) / span * (height - 2 * pad):.1f}"
+        for i, v in enumerate(values)
+    )
+    return {
+        "points": pts,
+        "max": hi,
+        "min": lo,
+        "width": width,
+        "height": height,
+        "first": series[0][0],
+        "last": series[-1][0],
+    }

@@ -11,6 +11,12 @@ from inventory.services.catalog import (
     product_set_components,
     product_update,
 )
+from inventory.services.catalog_io import (
+    catalog_export_rows,
+    catalog_import_confirm,
+    catalog_import_parse,
+    catalog_import_stage,
+)
 from inventory.services.inbound import ReceiptLine, inbound_cancel, inbound_create, inbound_receive
 from inventory.services.stock import (
     EV_ALLOCATION_CHANGED,
@@ -49,6 +55,10 @@ __all__ = [
     "allocation_hold",
     "backorders_fill",
     "catalog_activate",
+    "catalog_export_rows",
+    "catalog_import_confirm",
+    "catalog_import_parse",
+    "catalog_import_stage",
     "inbound_cancel",
     "inbound_create",
     "inbound_receive",

@@ -1,0 +1,68 @@
+"""Tenant-isolation cases for the inventory app's pages and endpoints."""
+
+from inventory import services
+from inventory.models import InboundShipment, Product, Warehouse
+from tests.isolation import Case
+
+
+def _warehouse() -> Warehouse:
+    wh, _ = Warehouse.objects.get_or_create(code="ISO1", defaults={"name": "Isolation East"})
+    return wh
+
+
+def _product(merchant) -> Product:
+    return services.product_create(
+        merchant=merchant, sku=f"ISO-{merchant.slug}", name=f"Iso {merchant.slug}", status="draft"
+    )
+
+
+def _stocked(merchant) -> Product:
+    p = _product(merchant)
+    services.stock_receive(
+        merchant=merchant, product=p, warehouse=_warehouse(), quantity=7, reference=f"isoref-{merchant.slug}"
+    )
+    return p
+
+
+def _asn(merchant) -> InboundShipment:
+    p = _product(merchant)
+    return services.inbound_create(
+        merchant=merchant, warehouse=_warehouse(), lines=[(p, 3)], reference=f"ISO-ASN-{merchant.slug}"
+    )
+
+
+CASES = [
+    Case(
+        name="product",
+        make=_product,
+        marker=lambda p: p.sku,
+        html_detail=lambda p: f"/app/inventory/products/{p.pk}/",
+        html_lists=["/app/inventory/products/", "/app/inventory/catalog/review/"],
+        api_detail=lambda p: f"/api/v1/products/{p.sku}/",
+        api_lists=["/api/v1/products/"],
+        api_writes=[("patch", lambda p: f"/api/v1/products/{p.sku}/", {"name": "hijacked"})],
+    ),
+    Case(
+        name="product edit page",
+        make=_product,
+        marker=lambda p: p.sku,
+        html_detail=lambda p: f"/app/inventory/products/{p.pk}/edit/",
+    ),
+    Case(
+        name="stock level and ledger",
+        make=_stocked,
+        marker=lambda p: p.sku,
+        html_lists=["/app/inventory/", "/app/inventory/movements/", "/app/inventory/reports/"],
+        api_lists=["/api/v1/inventory/", "/api/v1/inventory/movements/"],
+        api_writes=[("post", lambda p: f"/app/inventory/products/{p.pk}/safety/ISO1/", {"safety_stock": 3})],
+    ),
+    Case(
+        name="inbound shipment",
+        make=_asn,
+        marker=lambda s: s.reference,
+        html_detail=lambda s: f"/app/inventory/inbound/{s.pk}/",
+        html_lists=["/app/inventory/inbound/"],
+        api_detail=lambda s: f"/api/v1/inbound-shipments/{s.pk}/",
+        api_lists=["/api/v1/inbound-shipments/"],
+    ),
+]
