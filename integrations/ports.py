@@ -91,6 +91,9 @@ def product_create(*, merchant, sku: str, name: str, barcode: str = "", weight_g
     if fn is None:
         raise RuntimeError("inventory offers no product_create/product_upsert service yet")
     kwargs: dict[str, Any] = {"merchant": merchant, "sku": sku, "name": name}
+    check = _resolve("inventory.barcodes", "validate_barcode")
+    if barcode and check is not None and check(barcode):
+        barcode = ""  # channels hold all sorts of "barcodes"; keep only a valid UPC/EAN/GTIN
     if barcode:
         kwargs["barcode"] = barcode
     if weight_g:

@@ -85,7 +85,7 @@ def _mark_ok(connection: ChannelConnection, **stamps) -> None:
 def _mark_broken(connection: ChannelConnection, reason: str) -> None:
     now = timezone.now()
     fields = {"status_reason": reason[:500]}
-    if connection.status == S.ACTIVE:
+    if connection.status in (S.ACTIVE, S.PENDING):
         fields["status"] = S.ERROR
     if connection.broken_since is None:
         fields["broken_since"] = now
