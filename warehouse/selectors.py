@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from inventory.models import Location, Warehouse
 from orders.models import Order, OrderLineAllocation
@@ -60,13 +60,27 @@ def layout_for(*, warehouse: Warehouse | int) -> FloorLayout:
     return FloorLayout(layout, {a: i for i, (_, a) in enumerate(centres)})
 
 
+# Released orders, and partially shipped ones whose rest (backordered after a short pick) is in stock again.
+PICKABLE_STATUSES = (Order.Status.RELEASED, Order.Status.PARTIALLY_SHIPPED)
+
+
 def releasable_orders(*, warehouse: Warehouse | int) -> QuerySet[Order]:
-    """Released orders with stock allocated in this warehouse and on no cart yet."""
+    """Orders to pick: released (or partially shipped) with stock allocated in this warehouse and on no
+    cart that is still being worked (a shipped tote of an earlier cart does not count)."""
     wid = warehouse if isinstance(warehouse, int) else warehouse.pk
-    in_wh = OrderLineAllocation.objects.filter(line__order=OuterRef("pk"), warehouse_id=wid, allocated__gt=0)
-    on_cart = BatchOrder.objects.filter(order=OuterRef("pk")).exclude(batch__status=Batch.Status.CANCELLED)
+    in_wh = OrderLineAllocation.objects.filter(
+        line__order=OuterRef("pk"),
+        warehouse_id=wid,
+        allocated__gt=0,
+        line__quantity__gt=F("line__shipped_quantity") + F("line__cancelled_quantity"),
+    )
+    on_cart = (
+        BatchOrder.objects.filter(order=OuterRef("pk"))
+        .exclude(batch__status=Batch.Status.CANCELLED)
+        .exclude(status=BatchOrder.Status.SHIPPED)
+    )
     return (
-        Order.objects.filter(status=Order.Status.RELEASED)
+        Order.objects.filter(status__in=PICKABLE_STATUSES)
         .filter(Exists(in_wh))
         .exclude(Exists(on_cart))
         .order_by("-priority", "placed_at", "pk")

@@ -19,7 +19,7 @@ from django.utils import timezone
 from fulfil import outbox
 from fulfil.audit import audit_record
 from inventory import services as inv
-from inventory.models import Location, Product, StockQuant, Warehouse
+from inventory.models import Allocation, Location, Product, StockQuant, Warehouse
 from inventory.selectors import pick_candidates
 from orders import services as order_services
 from orders.models import Order, OrderLine, OrderLineAllocation
@@ -130,11 +130,15 @@ class _PlannedPick:
 
 
 def _line_allocations(order: Order, warehouse_id: int) -> list[tuple[OrderLine, int]]:
+    """(line, units to pick here) for the order's open lines; a partially shipped order's shipped lines
+    (whose allocation rows the order book leaves as they were) drop out."""
     rows = OrderLineAllocation.objects.filter(line__order=order, warehouse_id=warehouse_id, allocated__gt=0)
-    return [
-        (r.line, r.allocated)
-        for r in rows.select_related("line__product").order_by("line__position", "line_id")
-    ]
+    out = []
+    for r in rows.select_related("line__product").order_by("line__position", "line_id"):
+        qty = min(r.allocated, r.line.open_quantity)
+        if qty > 0:
+            out.append((r.line, qty))
+    return out
 
 
 def _plan_picks(order: Order, warehouse_id: int, used: dict) -> list[_PlannedPick] | None:
@@ -243,7 +247,7 @@ def wave_create(
                 break
             locked = (
                 Order.objects.select_for_update(skip_locked=True)
-                .filter(pk=order.pk, status=Order.Status.RELEASED)
+                .filter(pk=order.pk, status__in=selectors.PICKABLE_STATUSES)
                 .first()
             )
             if locked is None:
@@ -394,7 +398,7 @@ def batch_start(*, batch: Batch, user) -> Batch:
         locked.status, locked.picker, locked.started_at = Batch.Status.PICKING, user, timezone.now()
         locked.save(update_fields=["status", "picker", "started_at"])
         for bo in BatchOrder.objects.filter(batch=locked).select_related("order"):
-            if bo.order.status == Order.Status.RELEASED:
+            if bo.order.status in (Order.Status.RELEASED, Order.Status.PARTIALLY_SHIPPED):
                 order_services.order_start_picking(order=bo.order)
         audit_record(obj_type="warehouse.Batch", obj_id=locked.pk, action="start", after={"picker": user.pk})
     return locked
@@ -667,14 +671,29 @@ def pack_open(*, warehouse: Warehouse, user, code: str) -> PackSession:
 
 
 def pack_expected(session: PackSession) -> dict[int, int]:
-    """{line_id: units to pack}: what the totes hold for the order (picked units)."""
-    out: dict[int, int] = defaultdict(int)
-    tasks = PickTask.objects.filter(
-        batch_order__order=session.order, batch_order__batch__warehouse=session.warehouse
-    )
-    for t in tasks:
-        out[t.line_id] += t.picked_quantity
-    return {k: v for k, v in out.items() if v}
+    """{line_id: units to pack}: what this session's tote holds for the order (picked units; a kit line
+    counts whole kits, the fewest of its components' picked units per kit)."""
+    if session.batch_order_id:
+        tasks = PickTask.objects.filter(batch_order_id=session.batch_order_id)
+    else:
+        tasks = PickTask.objects.filter(
+            batch_order__order=session.order, batch_order__batch__warehouse=session.warehouse
+        )
+    per_product: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for line_id, product_id, n in tasks.values_list("line_id", "product_id", "picked_quantity"):
+        per_product[line_id][product_id] += n
+    lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=list(per_product)).select_related("product")}
+    out: dict[int, int] = {}
+    for line_id, by_product in per_product.items():
+        line = lines[line_id]
+        if line.product is not None and line.product.is_kit:
+            per = {c.component_id: c.quantity for c in line.product.components.all()}
+            units = min((by_product.get(pid, 0) // q for pid, q in per.items() if q), default=0)
+        else:
+            units = sum(by_product.values())
+        if units:
+            out[line_id] = units
+    return out
 
 
 def pack_verify(*, session: PackSession, user, scan_id: str, code: str) -> ScanResult:
@@ -878,12 +897,16 @@ def pack_ship(*, session: PackSession, user, weight_g: int, connectors=None) -> 
         locked = PackSession.objects.select_for_update().get(pk=session.pk)
         if locked.status == PackSession.Status.SHIPPED:
             return locked
-        for line in OrderLine.objects.filter(order=order).order_by("pk"):
-            inv.stock_ship(merchant=order.merchant_id, reference=line.reference)
+        shipped = _ship_picked(session=locked, order=order)
         fresh = Order.objects.get(pk=order.pk)
         if fresh.status == Order.Status.PICKING:
             order_services.order_mark_packed(order=fresh)
-        order_services.order_mark_shipped(order=fresh, shipment_id=shipment_ids[0] if shipment_ids else None)
+        order_services.order_mark_shipped(
+            order=fresh, shipment_id=shipment_ids[0] if shipment_ids else None, lines=shipped
+        )
+        if fresh.status == Order.Status.PARTIALLY_SHIPPED:
+            # the rest stays open: refresh the lines' allocated/backordered counts from inventory
+            order_services.reconcile_allocation(order=fresh)
         locked.status, locked.weight_g, locked.finished_at = (
             PackSession.Status.SHIPPED,
             weight_g,
@@ -920,6 +943,48 @@ def pack_ship(*, session: PackSession, user, weight_g: int, connectors=None) -> 
             after={"shipments": shipment_ids, "weight_g": weight_g, "boxes": [p["box"] for p in parcels]},
         )
     return locked
+
+
+def _ship_picked(*, session: PackSession, order: Order) -> dict[int, int]:
+    """Only what was picked into the totes leaves the building. inventory's ``stock_ship`` ships a reference's
+    whole reservation (picking any unpicked units itself), so for a short-picked line the demand not picked
+    is released first, the picked units shipped, and that demand reserved again (allocated if the
+    warehouse still shows free stock, else backordered) at the order's place in the queue — all in the
+    caller's transaction. Returns ``{line_id: units shipped}`` for ``order_mark_shipped``."""
+    picked = pack_expected(session)
+    lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("pk"))
+    shipped: dict[int, int] = {}
+    for line in lines:
+        if line.product_id is None:
+            continue  # no stock behind it (never reserved): nothing leaves the shelves for it
+        units = picked.get(line.pk, 0)
+        if not units:
+            continue  # nothing of it in the tote: its reservation stays untouched
+        alloc = Allocation.objects.filter(
+            merchant_id=order.merchant_id,
+            reference=line.reference,
+            warehouse_id=session.warehouse_id,
+            parent__isnull=True,
+            status=Allocation.Status.OPEN,
+        ).first()
+        rest = (alloc.requested - alloc.shipped - units) if alloc is not None else 0
+        if rest > 0:
+            inv.stock_release(merchant=order.merchant_id, reference=line.reference, quantity=rest)
+        inv.stock_ship(merchant=order.merchant_id, reference=line.reference)
+        if rest > 0:
+            inv.stock_reserve(
+                merchant=order.merchant_id,
+                product=line.product,
+                warehouse=session.warehouse,
+                quantity=rest,
+                reference=line.reference,
+                priority=max(-32768, min(32767, order.priority)),
+                requested_at=order.placed_at,
+            )
+        shipped[line.pk] = units
+    if not shipped:
+        raise WarehouseError("Nothing was picked for this order: there is nothing to ship.")
+    return shipped
 
 
 # --- Quality control ----------------------------------------------------------------------------------------

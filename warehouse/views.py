@@ -240,6 +240,13 @@ def pack_ship(request: HttpRequest, pk: int) -> HttpResponse:
                 raise WarehouseError("Type the weight in grams.")
             session = services.pack_ship(session=session, user=request.user, weight_g=int(weight))
             result = services.ScanResult(True, "Shipped. Print the label and the packing slip.")
+            left = sum(ln.open_quantity for ln in OrderLine.objects.filter(order_id=session.order_id))
+            if left:
+                result = services.ScanResult(
+                    True,
+                    f"Shipped what was picked. {left} more unit{'s stay' if left != 1 else ' stays'} open "
+                    "(backordered) and ship on a later cart. Print the label and the packing slip.",
+                )
         except WarehouseError as exc:
             result = services.ScanResult(False, str(exc))
         except Exception as exc:  # a carrier failure: say so, keep the session

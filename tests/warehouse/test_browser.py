@@ -132,3 +132,51 @@ def test_packer_packs_and_ships_an_order_with_a_fake_easypost_label(
     slip = page.request.get(page.url + "slip.pdf")
     assert slip.body().startswith(b"%PDF")
     assert FloorMetric.objects.filter(kind="box_util").count() == 1
+
+
+def test_short_pick_then_the_packer_ships_what_was_picked(
+    tablet_page, wh, released, associate, fake_easypost
+):
+    make_account(fake_easypost, carrier="usps")
+    order = released(("TEE", 2), ("CAP", 1))  # TEE has one shelf and no reserve
+    batch = services.wave_create(warehouse=wh, user=associate).batches.get()
+
+    page = tablet_page
+    login(page, associate, "pw-associate-123")
+    page.goto(f"/app/warehouse/batches/{batch.pk}/pick/")
+    page.on("dialog", lambda d: d.accept())
+    for _ in range(10):
+        if page.locator("text=Cart complete").count():
+            break
+        if page.get_attribute("#step", "data-step") == "location":
+            scan(page, f"LOC:{page.inner_text('#next-location')}")
+        sku = page.inner_text("#sku")
+        if sku == "TEE":
+            scan(page, "TEE")  # one unit found…
+            with page.expect_response(lambda r: "/scan/" in r.url):
+                page.click("text=Not there")  # …the other is not there
+            settled(page)
+            assert "backordered" in page.inner_text(".scan-msg.ok")
+            continue
+        scan(page, sku)
+    assert page.locator("text=Cart complete").is_visible()
+    tote = BatchOrder.objects.get(batch=batch).tote
+
+    page.goto("/app/warehouse/pack/")
+    page.fill(".scan-input", tote)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/app/warehouse/pack/*/")
+    scan(page, "TEE")
+    scan(page, "CAP")
+    assert "All items verified" in page.inner_text(".scan-msg.ok")
+    with page.expect_response(lambda r: "/ship/" in r.url):
+        page.fill("input[name=weight_g]", "600")
+        page.keyboard.press("Enter")
+    settled(page)
+    assert "1 more unit stays open" in page.inner_text(".scan-msg.ok")
+    assert page.locator("#shipped").is_visible()
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PARTIALLY_SHIPPED
+    tee = order.lines.get(sku="TEE")
+    assert (tee.shipped_quantity, tee.open_quantity) == (1, 1)
