@@ -122,6 +122,30 @@ def _decode(cursor: str) -> list:
     return json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
 
 
+LIST_COLUMNS = (
+    "id",
+    "merchant_id",
+    "number",
+    "channel",
+    "channel_account",
+    "external_id",
+    "status",
+    "customer_name",
+    "customer_email",
+    "ship_to_city",
+    "ship_to_state",
+    "ship_to_country",
+    "shipping_service",
+    "priority",
+    "same_day_cutoff",
+    "total",
+    "currency",
+    "exception_reason",
+    "created_at",
+    "placed_at",
+)
+
+
 def order_list(
     *,
     merchant,
@@ -130,6 +154,7 @@ def order_list(
     cursor: str | None = None,
     limit: int = 50,
     with_lines: bool = False,
+    columns: tuple[str, ...] | None = None,
 ) -> Page:
     sort = sort if sort in SORTS else "newest"
     order_by, _ = SORTS[sort]
@@ -141,6 +166,8 @@ def order_list(
             raise ValueError("Bad cursor.") from exc
         qs = qs.filter(_after(order_by, values))
     qs = qs.order_by(*order_by)
+    if columns:
+        qs = qs.only(*columns)
     if with_lines:
         qs = qs.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("position", "pk")))
     limit = max(1, min(int(limit), 500))
@@ -215,6 +242,11 @@ def exception_queue(*, merchant, reason: str = "") -> QuerySet[OrderException]:
     if reason:
         qs = qs.filter(reason=reason)
     return qs.order_by("-pk")
+
+
+def open_exception_count(*, merchant, cap: int = 1000) -> int:
+    """Open exceptions, counted up to ``cap`` (the page says "1000+" beyond)."""
+    return OrderException.objects.for_merchant(merchant).filter(resolved_at__isnull=True)[:cap].count()
 
 
 def saved_filter_list(*, merchant, user) -> QuerySet[SavedFilter]:

@@ -69,6 +69,7 @@ def order_list(request):
             sort=request.GET.get("sort", "newest"),
             cursor=request.GET.get("cursor") or None,
             limit=50,
+            columns=selectors.LIST_COLUMNS,
         )
     except ValueError as exc:
         page, error = selectors.Page(rows=[], next_cursor=None, sort="newest"), str(exc)

@@ -52,17 +52,26 @@ def settings_for(merchant_id: int) -> OrderSettings:
 
 
 def order_process(*, order_id: int) -> Order | None:
-    """Move a new order as far as it can go on its own. Idempotent: a re-run on an order that moved on
-    does nothing."""
-    order = Order.objects.filter(pk=order_id).first()
-    if order is None:
-        return None
-    if order.status in (S.NEW, S.EXCEPTION):
-        order_validate(order=order)
-    if order.status == S.VALIDATED:
-        order_allocate(order=order)
-    if order.status == S.ALLOCATED:
-        auto_release(order_id=order.pk, order=order)
+    """Move an order as far as it can go on its own — validate, route and allocate, release — in one
+    transaction under the order's row lock. Idempotent: a re-run on an order that moved on does nothing."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            return None
+        if order.status not in (S.NEW, S.EXCEPTION, S.VALIDATED, S.ALLOCATED):
+            return order
+        prefs = settings_for(order.merchant_id)
+        lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("pk"))
+        if order.status in (S.NEW, S.EXCEPTION):
+            _validate_locked(order, lines)
+        if order.status == S.VALIDATED:
+            _allocate_locked(order, lines, prefs)
+        if (
+            order.status == S.ALLOCATED
+            and prefs.auto_release
+            and all(line.allocated_quantity >= line.open_quantity for line in lines)
+        ):
+            set_status(order, S.RELEASED, action="release")
     return order
 
 
@@ -107,102 +116,108 @@ def order_validate(*, order: Order) -> Order:
     """new/exception → validated, or → exception with one open ``OrderException`` per problem."""
     with transaction.atomic():
         locked = lock_order(order)
-        check(locked, "validate")
-        lines = list(OrderLine.objects.filter(order=locked).order_by("pk"))
-        open_lines = [line for line in lines if line.open_quantity > 0]
-        problems: list[tuple[str, str, str]] = []  # (reason, detail, sku)
-        if not open_lines:
-            problems.append((OrderException.Reason.MISSING_DATA, "The order has no lines.", ""))
-        products = resolve_products(
-            merchant_id=locked.merchant_id, channel=locked.channel, skus={line.sku for line in open_lines}
-        )
+        lines = list(OrderLine.objects.filter(order=locked).select_related("product").order_by("pk"))
+        _validate_locked(locked, lines)
+    order.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return order
+
+
+def _validate_locked(locked: Order, lines: list[OrderLine]) -> None:
+    check(locked, "validate")
+    open_lines = [line for line in lines if line.open_quantity > 0]
+    problems: list[tuple[str, str, str]] = []  # (reason, detail, sku)
+    if not open_lines:
+        problems.append((OrderException.Reason.MISSING_DATA, "The order has no lines.", ""))
+    products = resolve_products(
+        merchant_id=locked.merchant_id, channel=locked.channel, skus={line.sku for line in open_lines}
+    )
+    relinked: list[OrderLine] = []
+    for line in open_lines:
+        product = products.get(line.sku)
+        if product is None:
+            problems.append(
+                (
+                    OrderException.Reason.UNKNOWN_SKU,
+                    f"SKU {line.sku!r} matches no product: map it to a product or create it.",
+                    line.sku,
+                )
+            )
+        elif line.product_id != product.pk:
+            line.product = product
+            relinked.append(line)
+    for problem in address_problems(locked.ship_to):
+        problems.append((OrderException.Reason.BAD_ADDRESS, f"Ship-to address: {problem}.", ""))
+    if locked.is_international:
         for line in open_lines:
             product = products.get(line.sku)
             if product is None:
+                continue
+            missing = [
+                label
+                for label, ok in (
+                    ("HS code", product.hs_code),
+                    ("country of origin", product.country_of_origin),
+                    ("customs value", product.value and product.value > 0),
+                )
+                if not ok
+            ]
+            if missing:
                 problems.append(
                     (
-                        OrderException.Reason.UNKNOWN_SKU,
-                        f"SKU {line.sku!r} matches no product: map it to a product or create it.",
+                        OrderException.Reason.CUSTOMS,
+                        f"International order: {line.sku} has no {', '.join(missing)}.",
                         line.sku,
                     )
                 )
-            elif line.product_id != product.pk:
-                line.product = product
-                line.save(update_fields=["product"])
-        for problem in address_problems(locked.ship_to):
-            problems.append((OrderException.Reason.BAD_ADDRESS, f"Ship-to address: {problem}.", ""))
-        if locked.is_international:
-            for line in open_lines:
-                product = products.get(line.sku)
-                if product is None:
-                    continue
-                missing = [
-                    label
-                    for label, ok in (
-                        ("HS code", product.hs_code),
-                        ("country of origin", product.country_of_origin),
-                        ("customs value", product.value and product.value > 0),
-                    )
-                    if not ok
-                ]
-                if missing:
-                    problems.append(
-                        (
-                            OrderException.Reason.CUSTOMS,
-                            f"International order: {line.sku} has no {', '.join(missing)}.",
-                            line.sku,
-                        )
-                    )
-        now = timezone.now()
+    if relinked:
+        OrderLine.objects.bulk_update(relinked, ["product"])
+    if locked.status == S.EXCEPTION or locked.exception_reason:
         OrderException.objects.filter(
             order=locked, resolved_at__isnull=True, reason__in=BLOCKING_REASONS
-        ).update(resolved_at=now, resolution="re-validated")
-        flags = {
-            "is_fragile": locked.is_fragile or any(getattr(p, "fragile", False) for p in products.values()),
-            "is_hazmat": any(getattr(p, "hazmat", False) for p in products.values())
-            or "hazmat" in locked.tags,
-            "custom_packaging": locked.custom_packaging
-            or any(
-                getattr(p, "packaging", "") in ("gift", "own") or getattr(p, "custom_inserts", "")
-                for p in products.values()
-            ),
-            "requires_cold_chain": locked.requires_cold_chain
-            or any(getattr(p, "temperature_max_c", None) is not None for p in products.values()),
-        }
-        if problems:
-            OrderException.objects.bulk_create(
-                [
-                    OrderException(
-                        merchant_id=locked.merchant_id, order=locked, reason=reason, detail=detail, sku=sku
-                    )
-                    for reason, detail, sku in problems
-                ]
+        ).update(resolved_at=timezone.now(), resolution="re-validated")
+    flags = {
+        "is_fragile": locked.is_fragile or any(getattr(p, "fragile", False) for p in products.values()),
+        "is_hazmat": any(getattr(p, "hazmat", False) for p in products.values()) or "hazmat" in locked.tags,
+        "custom_packaging": locked.custom_packaging
+        or any(
+            getattr(p, "packaging", "") in ("gift", "own") or getattr(p, "custom_inserts", "")
+            for p in products.values()
+        ),
+        "requires_cold_chain": locked.requires_cold_chain
+        or any(getattr(p, "temperature_max_c", None) is not None for p in products.values()),
+    }
+    if problems:
+        OrderException.objects.bulk_create(
+            [
+                OrderException(
+                    merchant_id=locked.merchant_id, order=locked, reason=reason, detail=detail, sku=sku
+                )
+                for reason, detail, sku in problems
+            ]
+        )
+        flags["exception_reason"] = problems[0][0]
+        if locked.status == S.EXCEPTION:
+            for k, v in flags.items():
+                setattr(locked, k, v)
+            locked.save(update_fields=[*flags, "updated_at"])
+            audit_record(
+                obj_type="order",
+                obj_id=locked.pk,
+                action="order.revalidated",
+                merchant_id=locked.merchant_id,
+                message="; ".join(p[1] for p in problems),
             )
-            flags["exception_reason"] = problems[0][0]
-            if locked.status == S.EXCEPTION:
-                for k, v in flags.items():
-                    setattr(locked, k, v)
-                locked.save(update_fields=[*flags, "updated_at"])
-                audit_record(
-                    obj_type="order",
-                    obj_id=locked.pk,
-                    action="order.revalidated",
-                    merchant_id=locked.merchant_id,
-                    message="; ".join(p[1] for p in problems),
-                )
-            else:
-                set_status(
-                    locked,
-                    S.EXCEPTION,
-                    action="flag_exception",
-                    message="; ".join(p[1] for p in problems),
-                    extra=flags,
-                )
         else:
-            flags["exception_reason"] = ""
-            set_status(locked, S.VALIDATED, action="validate", extra=flags)
-    order.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
-    return order
+            set_status(
+                locked,
+                S.EXCEPTION,
+                action="flag_exception",
+                message="; ".join(p[1] for p in problems),
+                extra=flags,
+            )
+    else:
+        flags["exception_reason"] = ""
+        set_status(locked, S.VALIDATED, action="validate", extra=flags)
 
 
 # --- routing and allocation ---------------------------------------------------------------------------
@@ -283,29 +298,36 @@ def order_allocate(*, order: Order) -> Order:
     routing picks the warehouse(s). No eligible warehouse → exception."""
     with transaction.atomic():
         locked = lock_order(order)
-        check(locked, "allocate")
-        lines = list(
-            OrderLine.objects.filter(order=locked)
-            .select_related("product")
-            .select_for_update(of=("self",))
-            .order_by("pk")
-        )
-        allocate_lines(order=locked, lines=lines)
-        if locked.status == S.EXCEPTION:
-            pass
-        elif all(line.allocated_quantity >= line.open_quantity for line in lines):
-            set_status(locked, S.ALLOCATED, action="allocate", message=locked.routing.get("reason", ""))
-        else:
-            set_status(locked, S.BACKORDERED, action="backorder", message=locked.routing.get("reason", ""))
+        lines = list(OrderLine.objects.filter(order=locked).select_related("product").order_by("pk"))
+        _allocate_locked(locked, lines, settings_for(locked.merchant_id))
     order.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
     return order
 
 
-def allocate_lines(*, order: Order, lines: list[OrderLine], plan: routing.Plan | None = None) -> None:
-    """Route the open lines and reserve them. Caller holds the order lock and has released any previous
-    reservations it wants replaced."""
+def _allocate_locked(locked: Order, lines: list[OrderLine], prefs: OrderSettings) -> None:
+    check(locked, "allocate")
+    allocate_lines(order=locked, lines=lines, prefs=prefs)
+    if locked.status == S.EXCEPTION:
+        return
+    if all(line.allocated_quantity >= line.open_quantity for line in lines):
+        set_status(locked, S.ALLOCATED, action="allocate", message=locked.routing.get("reason", ""))
+    else:
+        set_status(locked, S.BACKORDERED, action="backorder", message=locked.routing.get("reason", ""))
+
+
+def allocate_lines(
+    *,
+    order: Order,
+    lines: list[OrderLine],
+    plan: routing.Plan | None = None,
+    prefs: OrderSettings | None = None,
+) -> None:
+    """Route the open lines and reserve them, then mirror inventory's allocations on the lines. The caller
+    holds the order lock and has released any previous reservations it wants replaced."""
+    from orders.models import OrderLineAllocation
+
     if plan is None:
-        plan = build_plan(order=order, lines=lines, settings=settings_for(order.merchant_id))
+        plan = build_plan(order=order, lines=lines, settings=prefs or settings_for(order.merchant_id))
     if plan.kind == "none":
         OrderException.objects.create(
             merchant_id=order.merchant_id,
@@ -313,7 +335,6 @@ def allocate_lines(*, order: Order, lines: list[OrderLine], plan: routing.Plan |
             reason=OrderException.Reason.NO_WAREHOUSE,
             detail=plan.error,
         )
-        order.routing = plan.explanation
         set_status(
             order,
             S.EXCEPTION,
@@ -331,11 +352,13 @@ def allocate_lines(*, order: Order, lines: list[OrderLine], plan: routing.Plan |
         )
     }
     by_id = {line.pk: line for line in lines}
+    rows: list[OrderLineAllocation] = []
+    totals: dict[int, int] = {}
     for line_id, parts in plan.assignments.items():
         line = by_id[line_id]
         for wh_id, qty in parts:
-            stock.reserve(
-                merchant=order.merchant,
+            alloc = stock.reserve(
+                merchant=order.merchant_id,
                 line=line,
                 product=line.product,
                 warehouse=warehouses[wh_id],
@@ -343,9 +366,31 @@ def allocate_lines(*, order: Order, lines: list[OrderLine], plan: routing.Plan |
                 priority=order.priority,
                 requested_at=order.placed_at,
             )
-    for line in lines:
-        if line.open_quantity > 0:
-            stock.sync_line(line)
+            got = alloc.allocated
+            rows.append(
+                OrderLineAllocation(
+                    line=line,
+                    warehouse_id=wh_id,
+                    warehouse_code=warehouses[wh_id].code,
+                    requested=max(0, alloc.requested - alloc.shipped),
+                    allocated=got,
+                )
+            )
+            totals[line_id] = totals.get(line_id, 0) + got
+    routed = [by_id[i] for i in plan.assignments]
+    OrderLineAllocation.objects.filter(line__in=routed).exclude(
+        warehouse_id__in={r.warehouse_id for r in rows}
+    ).delete()
+    OrderLineAllocation.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["line", "warehouse"],
+        update_fields=["requested", "allocated", "warehouse_code"],
+    )
+    for line in routed:
+        line.allocated_quantity = min(totals.get(line.pk, 0), line.open_quantity)
+        line.backordered_quantity = max(0, line.open_quantity - line.allocated_quantity)
+    OrderLine.objects.bulk_update(routed, ["allocated_quantity", "backordered_quantity"])
     order.routing = plan.explanation
     order.estimated_shipping = plan.cost
     order.estimated_zone = plan.zone
