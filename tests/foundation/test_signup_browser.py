@@ -2,6 +2,7 @@
 business profile and lands on the dashboard with the onboarding checklist — in at most 3 form submissions."""
 
 import re
+import time
 
 import pytest
 from django.core import mail
@@ -30,6 +31,7 @@ def test_new_visitor_signs_up_and_reaches_the_checklist(page, live_server):
     )
 
     # The home page links to sign-up and to the public pricing page.
+    started = time.monotonic()
     page.goto("/")
     assert page.locator("a[href='/pricing/']").first.is_visible()
     page.click("text=Create your account")
@@ -69,7 +71,11 @@ def test_new_visitor_signs_up_and_reaches_the_checklist(page, live_server):
     merchant = Merchant.objects.get(name="Trail Gear Co")
     assert Membership.objects.get(merchant=merchant).user.email == "founder@trailgear.example"
 
-    print(f"\nsign-up to dashboard: {len(form_posts)} form submissions, {len(loads)} page loads")
+    elapsed = time.monotonic() - started
+    print(
+        f"\nsign-up to dashboard: {len(form_posts)} form submissions, {len(loads)} page loads, {elapsed:.1f}s"
+    )
+    assert elapsed < 60  # US-001: an account in under a minute (here without human typing time)
     assert len(form_posts) <= MAX_FORM_SUBMISSIONS, form_posts
     assert len(form_posts) == 2
     assert len(loads) <= 6, loads
