@@ -218,7 +218,11 @@ SPECTACULAR_SETTINGS = {
     # One schema name per choice set shared by several apps (else drf-spectacular warns, and `check --deploy`
     # must have no warnings). Values and labels must match the models' choices exactly.
     "ENUM_NAME_OVERRIDES": {
-        "ShippingSpeedEnum": [("standard", "Standard"), ("expedited", "Expedited"), ("overnight", "Overnight")],
+        "ShippingSpeedEnum": [
+            ("standard", "Standard"),
+            ("expedited", "Expedited"),
+            ("overnight", "Overnight"),
+        ],
         "ShippingServiceEnum": ["standard", "expedited", "overnight"],
         "InvoiceStatusEnum": [("open", "Open"), ("paid", "Paid"), ("past_due", "Past due"), ("void", "Void")],
     },
