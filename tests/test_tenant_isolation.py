@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import api_client_for
-from tests.isolation import all_cases
+from tests.isolation import NOT_TENANT_SCOPED, all_cases
 
 CASES = all_cases()
 IDS = [c.name for c in CASES]
@@ -66,3 +66,14 @@ def test_other_merchant_cannot_write(case, membership_a, membership_b, client):
             else getattr(caller, method)(url, body)
         )
         assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
+
+
+def test_every_api_list_has_an_isolation_case():
+    """A new list endpoint must come with a case (or a reason in ``NOT_TENANT_SCOPED``)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    lists = {path for path, ops in schema["paths"].items() if "get" in ops and "{" not in path}
+    covered = {url.split("?")[0] for case in CASES for url in case.api_lists}
+    missing = sorted(lists - covered - set(NOT_TENANT_SCOPED))
+    assert missing == [], f"add tests/isolation cases for {missing}"
