@@ -78,20 +78,20 @@ class _Effects:
     def flush(self) -> None:
         mid = self.merchant_id
         keys = dict(self.touched)
-        unknown = [pid for (pid, _), p in keys.items() if p is None]
-        if unknown:
-            products = {p.pk: p for p in Product.objects.filter(pk__in=unknown)}
-            keys = {k: (p or products.get(k[0])) for k, p in keys.items()}
         kit_parents: set[tuple[int, int]] = set()
-        in_kits = [pid for (pid, _), p in keys.items() if p is not None and p.in_kits]
-        if in_kits:
-            by_component = defaultdict(set)
-            for kit_id, comp_id in KitComponent.objects.filter(component_id__in=in_kits).values_list(
-                "kit_id", "component_id"
+        thresholds: dict[int, int | None] = {}
+        if keys:
+            # One query: each touched product's alert threshold and the kits it is a component of (asked of
+            # the database: a caller's Product object may predate the kit).
+            kits_of: dict[int, set[int]] = defaultdict(set)
+            for pid, threshold, kit_id in Product.objects.filter(pk__in={pid for pid, _ in keys}).values_list(
+                "pk", "low_stock_threshold", "used_in_kits__kit_id"
             ):
-                by_component[comp_id].add(kit_id)
-            for pid, wid in list(keys):
-                for kit_id in by_component.get(pid, ()):
+                thresholds[pid] = threshold
+                if kit_id:
+                    kits_of[pid].add(kit_id)
+            for pid, wid in keys:
+                for kit_id in kits_of.get(pid, ()):
                     kit_parents.add((kit_id, wid))
         for pid, wid in sorted((set(keys) | kit_parents) - self.emitted):
             outbox.emit(
@@ -112,11 +112,10 @@ class _Effects:
                 },
                 merchant_id=mid,
             )
-        checked: set[int] = set()
-        for (pid, _), product in keys.items():
-            if product is not None and product.low_stock_threshold is not None and pid not in checked:
-                checked.add(pid)
-                _low_stock_check(product)
+        for pid in sorted({pid for pid, _ in keys}):
+            if thresholds.get(pid) is not None:
+                product = next((p for (k, _), p in keys.items() if k == pid and p is not None), None)
+                _low_stock_check(Product.objects.get(pk=pid) if product is None else product)
 
 
 def _low_stock_check(product: Product) -> None:
