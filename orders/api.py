@@ -92,7 +92,12 @@ def canonical_from_api(data: dict, *, default_channel: str = "api") -> Canonical
 
 
 class OrderListCreateApi(APIView):
-    @extend_schema(parameters=LIST_PARAMS, responses={200: OrderPage}, summary="List orders (keyset pages)")
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=LIST_PARAMS,
+        responses={200: OrderPage},
+        summary="List orders (keyset pages)",
+    )
     def get(self, request):
         filters = {k: request.query_params.get(k) for k in selectors.FILTER_KEYS}
         try:
