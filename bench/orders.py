@@ -33,6 +33,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 from _common import emit, percentile, setup
 
 N_IMPORT = int(os.environ.get("ORDERS_BENCH_IMPORT", "2000"))
+PROCS = int(os.environ.get("ORDERS_BENCH_PROCS", "2"))
 TOTAL = int(os.environ.get("ORDERS_BENCH_TOTAL", "1000000"))
 FIXTURES = Path(
     os.environ.get("FULFIL_VENDOR_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
@@ -187,9 +188,26 @@ def main() -> None:
         with transaction.atomic():
             order_import(merchant=merchant, order=o)
 
+    def worker(chunk):
+        connection.close()  # each process gets its own connection
+        for o in chunk:
+            run(o)
+        connection.close()
+
+    # PROCS processes, like `celery worker` with one process per core; each takes a share of the orders
+    connection.close()
     start = time.perf_counter()
-    for o in orders:
-        run(o)
+    children = []
+    for k in range(PROCS):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                worker(orders[k::PROCS])
+            finally:
+                os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
     elapsed = time.perf_counter() - start
     imported_per_s = N_IMPORT / elapsed
     for o in orders[: N_IMPORT // 2]:
@@ -300,6 +318,7 @@ def main() -> None:
             "bench": "orders",
             "imported_per_s": round(imported_per_s, 1),
             "imported": N_IMPORT,
+            "import_processes": PROCS,
             "orders_in_table": total,
             "list_p95_ms": round(percentile(list_ms, 95), 1),
             "filtered_list_p95_ms": round(percentile(filtered_ms, 95), 1),
