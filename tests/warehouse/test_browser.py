@@ -24,7 +24,11 @@ def login(page, user, password):
 
 
 def settled(page):
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    """No HTMX swap in progress and no scan waiting in the screen's queue."""
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+        " && !document.querySelector('form[data-scan-queue][data-pending]:not([data-pending=\"0\"])')"
+    )
 
 
 def scan(page, text):
