@@ -195,7 +195,9 @@ class OrderCostsApi(APIView):
         if merchant is None or sources.order_get(merchant.pk, order_id) is None:
             raise NotFound("Not found.")
         cost = OrderCost.objects.for_merchant(merchant).filter(order_id=order_id).first()
-        if cost is None or cost.estimated_total is None:
+        if (
+            cost is None or cost.actual_total is None
+        ):  # not shipped: always the estimate of the order as it is now
             cost = services.order_cost_estimate(merchant_id=merchant.pk, order_id=order_id)
         return Response({
             "order_id": order_id,
