@@ -332,3 +332,23 @@ def test_woocommerce_webhook_signature_and_dedupe(client, merchant_a, django_cap
                 == 200
             )
     assert Order.objects.filter(channel="woocommerce", external_id="801").count() == 1
+
+
+def test_api_lists_connections_and_health_for_the_owner_only(api_a, api_b, shopify_conn):
+    body = api_a.get("/api/v1/channels/").json()
+    assert [c["id"] for c in body["results"]] == [shopify_conn.pk]
+    assert "access_token" not in body["results"][0]
+    assert api_a.get(f"/api/v1/channels/{shopify_conn.pk}/health/").json()["dead_letters_open"] == 0
+    assert api_b.get(f"/api/v1/channels/{shopify_conn.pk}/").status_code == 404
+    assert api_b.get("/api/v1/channels/").json()["results"] == []
+    assert api_b.post(f"/api/v1/channels/{shopify_conn.pk}/sync/").status_code == 404
+    result = api_a.post(f"/api/v1/channels/{shopify_conn.pk}/test/").json()
+    assert result == {
+        "ok": True,
+        "message": "Connected to Acme Test Shop. We can read orders and products and update stock.",
+    }
+
+
+def test_api_schema_lists_channel_endpoints(api_a):
+    schema = api_a.get("/api/v1/schema/?format=json").json()
+    assert "/api/v1/channels/{id}/health/" in schema["paths"]

@@ -48,7 +48,11 @@ CASES = [
         marker=lambda c: c.name,
         html_lists=["/app/integrations/"],
         html_detail=lambda c: f"/app/integrations/{c.pk}/",
+        api_lists=["/api/v1/channels/"],
+        api_detail=lambda c: f"/api/v1/channels/{c.pk}/",
         api_writes=[
+            ("post", lambda c: f"/api/v1/channels/{c.pk}/test/", {}),
+            ("post", lambda c: f"/api/v1/channels/{c.pk}/sync/", {}),
             ("post", lambda c: f"/app/integrations/{c.pk}/test/", {}),
             ("post", lambda c: f"/app/integrations/{c.pk}/sync/", {}),
             ("post", lambda c: f"/app/integrations/{c.pk}/disconnect/", {}),
