@@ -199,3 +199,55 @@ def test_home_and_dashboard_link_to_the_public_pricing_page(client, client_a):
     dashboard = client_a.get("/app/").content.decode()
     assert 'id="pricing-card"' in dashboard
     assert 'href="/pricing/"' in dashboard
+
+
+PROFILE = {
+    "name": "Trail Gear Co",
+    "contact_name": "Robin",
+    "street1": "200 Summit Ave",
+    "city": "Boulder",
+    "postal_code": "80302",
+    "country": "us",
+    "timezone": "America/Denver",
+    "currency": "usd",
+    "contact_phone": "(303) 555-0123",
+}
+
+
+@pytest.mark.django_db
+def test_profile_normalises_country_currency_and_phone(client):
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    client.force_login(user)
+    assert client.post("/app/account/profile/", PROFILE).status_code == 302
+    merchant = Merchant.objects.get(name="Trail Gear Co")
+    assert (merchant.country, merchant.currency, merchant.timezone, merchant.contact_phone) == (
+        "US",
+        "USD",
+        "America/Denver",
+        "+13035550123",
+    )
+    assert merchant.slug == "trail-gear-co"
+    assert merchant.contact_email == user.email
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timezone", "Mars/Olympus"),
+        ("country", "XX"),
+        ("currency", "US"),
+        ("contact_phone", "123"),
+        ("name", ""),
+    ],
+)
+def test_profile_refuses_bad_values_and_creates_nothing(client, field, value):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    response = client.post("/app/account/profile/", {**PROFILE, field: value})
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    assert Merchant.objects.count() == 0
