@@ -32,6 +32,7 @@ from inventory.models import (
     StockQuant,
     Warehouse,
 )
+from inventory.services import fastpath
 
 EV_ALLOCATION_CHANGED = "inventory.allocation_changed"
 EV_AVAILABLE_CHANGED = "inventory.available_changed"
@@ -325,8 +326,57 @@ def _close_if_done(alloc: Allocation) -> None:
 # --- Reservation ---------------------------------------------------------------------------------------
 
 
-@retry_on_deadlock
 def stock_reserve(
+    *,
+    merchant,
+    product: Product,
+    warehouse: Warehouse,
+    quantity: int,
+    reference: str,
+    priority: int = 0,
+    requested_at: datetime | None = None,
+) -> Allocation:
+    """Reserves ``quantity`` of ``product`` in ``warehouse`` for ``reference``: allocates what is free (never
+    more), the rest waits as a backorder filled in priority-then-time order when stock arrives. Calling it
+    again for the same reference adds to the request. A kit reserves its components."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    mid = _mid(merchant)
+    _check_owner(mid, product)
+    requested_at = requested_at or timezone.now()
+    if connection.vendor == "postgresql" and not product.is_kit:
+        fast = fastpath.reserve_fast(
+            merchant_id=mid,
+            product=product,
+            warehouse_id=warehouse.pk,
+            quantity=quantity,
+            reference=reference,
+            priority=priority,
+            requested_at=requested_at,
+        )
+        if fast is not None:
+            alloc, threshold = fast
+            if threshold is not None:
+                _low_stock_after(product.pk)
+            return alloc
+    return _stock_reserve_locked(
+        merchant=mid,
+        product=product,
+        warehouse=warehouse,
+        quantity=quantity,
+        reference=reference,
+        priority=priority,
+        requested_at=requested_at,
+    )
+
+
+def _low_stock_after(product_id: int) -> None:
+    with transaction.atomic():
+        _low_stock_check(Product.objects.get(pk=product_id))
+
+
+@retry_on_deadlock
+def _stock_reserve_locked(
     *,
     merchant,
     product: Product,
@@ -394,100 +444,6 @@ def _upsert_allocation(
     return alloc
 
 
-_FAST_RESERVE_SQL = """
-WITH lvl AS (
-    UPDATE {level} SET reserved = reserved + %(q)s, updated_at = %(now)s
-    WHERE merchant_id = %(m)s AND product_id = %(p)s AND warehouse_id = %(w)s
-      AND on_hand >= reserved + held + safety_stock + %(q)s
-    RETURNING id
-), alloc AS (
-    INSERT INTO {alloc} (merchant_id, reference, product_id, warehouse_id, parent_id, per_kit, requested,
-                         allocated, picked, shipped, priority, requested_at, on_hold, status, created_at, updated_at)
-    SELECT %(m)s, %(ref)s, %(p)s, %(w)s, NULL, 1, %(q)s, %(q)s, 0, 0, %(prio)s, %(at)s, false, 'open', %(now)s, %(now)s
-    FROM lvl
-    ON CONFLICT (merchant_id, reference, product_id, warehouse_id) DO NOTHING
-    RETURNING id
-), ev AS (
-    INSERT INTO {outbox} (event_type, payload, merchant_id, status, handled, attempts, last_error, created_at)
-    SELECT %(ev)s, %(payload)s::jsonb, %(m)s, 'pending', '[]'::jsonb, 0, '', %(now)s FROM lvl
-    RETURNING id
-)
-SELECT (SELECT id FROM lvl), (SELECT id FROM alloc), (SELECT id FROM ev)
-"""
-
-
-def _reserve_fast(
-    mid: int,
-    product: Product,
-    wid: int,
-    qty: int,
-    reference: str,
-    priority: int,
-    requested_at: datetime,
-    fx: _Effects,
-) -> Allocation | None:
-    """Postgres only: the whole request granted in ONE statement — the conditional UPDATE of the level, the
-    allocation INSERT and the ``available_changed`` outbox row — then the commit. Returns None when the
-    stock is short (nothing was written; the caller takes the locking path)."""
-    import json
-
-    from fulfil.models import OutboxEvent
-
-    now = timezone.now()
-    sql = _FAST_RESERVE_SQL.format(
-        level=StockLevel._meta.db_table, alloc=Allocation._meta.db_table, outbox=OutboxEvent._meta.db_table
-    )
-    params = {
-        "q": qty,
-        "m": mid,
-        "p": product.pk,
-        "w": wid,
-        "ref": reference,
-        "prio": priority,
-        "at": requested_at,
-        "now": now,
-        "ev": EV_AVAILABLE_CHANGED,
-        "payload": json.dumps({"merchant_id": mid, "product_id": product.pk, "warehouse_id": wid}),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        level_id, alloc_id, event_id = cursor.fetchone()
-    if level_id is None:
-        return None
-    # The event row exists; dispatch it after commit exactly as ``outbox.emit`` would.
-    transaction.on_commit(partial(outbox._enqueue, event_id=event_id))
-    fx.emitted.add((product.pk, wid))
-    fx.touch(product, wid)
-    if alloc_id is None:  # the reference already had an allocation here: add to it
-        return _upsert_allocation(
-            mid=mid,
-            reference=reference,
-            product_id=product.pk,
-            warehouse_id=wid,
-            add_requested=qty,
-            add_allocated=qty,
-            priority=priority,
-            requested_at=requested_at,
-        )
-    alloc = Allocation(
-        pk=alloc_id,
-        merchant_id=mid,
-        reference=reference,
-        product_id=product.pk,
-        warehouse_id=wid,
-        requested=qty,
-        allocated=qty,
-        priority=priority,
-        requested_at=requested_at,
-        status=OPEN,
-        created_at=now,
-        updated_at=now,
-    )
-    alloc._state.adding = False
-    alloc._state.db = "default"
-    return alloc
-
-
 def _reserve_simple(
     mid: int,
     product: Product,
@@ -498,10 +454,6 @@ def _reserve_simple(
     requested_at: datetime,
     fx: _Effects,
 ) -> Allocation:
-    if connection.vendor == "postgresql":
-        alloc = _reserve_fast(mid, product, wid, qty, reference, priority, requested_at, fx)
-        if alloc is not None:
-            return alloc
     # The whole request in one conditional UPDATE: the database decides, under its row lock.
     done = StockLevel.objects.filter(
         merchant_id=mid,
@@ -678,11 +630,26 @@ def backorders_fill(*, merchant, product: Product, warehouse: Warehouse) -> None
 # --- Release -------------------------------------------------------------------------------------------
 
 
-@retry_on_deadlock
 def stock_release(*, merchant, reference: str, quantity: int | None = None) -> int:
     """Releases a reference's demand: everything (``quantity=None``) or ``quantity`` units of it (kits: kit
     units), the unfilled backorder first, then the reserved units. Freed stock goes to the next backorder in
     line at once. Returns how many reserved units (kits: kits) were freed."""
+    if quantity is not None and quantity <= 0:
+        raise ValueError("quantity must be positive")
+    mid = _mid(merchant)
+    freed = 0
+    if quantity is None and connection.vendor == "postgresql":
+        result = fastpath.release_fast(merchant_id=mid, reference=reference)
+        for pid in result.low_stock_product_ids:
+            _low_stock_after(pid)
+        if result.remaining_open <= 0:
+            return result.freed
+        freed = result.freed
+    return freed + _stock_release_locked(merchant=mid, reference=reference, quantity=quantity)
+
+
+@retry_on_deadlock
+def _stock_release_locked(*, merchant, reference: str, quantity: int | None = None) -> int:
     if quantity is not None and quantity <= 0:
         raise ValueError("quantity must be positive")
     mid = _mid(merchant)

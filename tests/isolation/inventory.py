@@ -66,3 +66,19 @@ CASES = [
         api_lists=["/api/v1/inbound-shipments/"],
     ),
 ]
+
+
+def _own_warehouse(merchant) -> Warehouse:
+    return Warehouse.objects.create(
+        code=f"OWN-{merchant.pk}", name=f"Own store {merchant.slug}", owner_merchant=merchant
+    )
+
+
+CASES.append(
+    Case(
+        name="merchant's own warehouse",
+        make=_own_warehouse,
+        marker=lambda w: w.name,
+        api_lists=["/api/v1/warehouses/"],
+    )
+)
