@@ -40,7 +40,7 @@ class PackingRuleAdmin(admin.ModelAdmin):
 
 @admin.register(QcChecklist)
 class QcChecklistAdmin(admin.ModelAdmin):
-    list_display = ("name", "category", "stage", "is_active")
+    list_display = ("name", "category", "stage", "sample_pct", "is_active")
 
 
 @admin.register(QcResult)

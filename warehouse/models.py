@@ -277,6 +277,9 @@ class PackSession(TenantModel):
     plan = models.JSONField(default=dict, blank=True, help_text="the recommended parcels")
     weight_g = models.PositiveIntegerField(null=True, blank=True)
     shipment_ids = models.JSONField(default=list, blank=True)
+    qc_due = models.JSONField(
+        default=dict, blank=True, help_text="the checklist to answer for the unit just scanned, if any"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -303,6 +306,9 @@ class QcChecklist(models.Model):
     stage = models.CharField(max_length=4, choices=Stage.choices, default=Stage.PACK)
     name = models.CharField(max_length=100)
     questions = models.JSONField(default=list, help_text='["Seal intact?", "No visible damage?"]')
+    sample_pct = models.PositiveSmallIntegerField(
+        default=100, help_text="share of units (tasks at picking) checked, 0–100"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -318,6 +324,9 @@ class QcResult(TenantModel):
         "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
+    pick_task = models.ForeignKey(
+        PickTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="qc_results"
+    )
     stage = models.CharField(max_length=4, choices=QcChecklist.Stage.choices)
     passed = models.BooleanField()
     failed_questions = models.JSONField(default=list, blank=True)

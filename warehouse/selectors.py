@@ -128,3 +128,18 @@ def box_catalog(*, warehouse, merchant=None) -> list[BoxType]:
 
 def packing_rules(*, product_ids) -> dict[int, PackingRule]:
     return {r.product_id: r for r in PackingRule.objects.filter(product_id__in=list(product_ids))}
+
+
+def qc_checklist_for(*, product_id: int, stage: str):
+    """The active checklist for a product at a stage: its category's (``PackingRule.qc_category``), else the
+    catch-all one (blank category), else None."""
+    from warehouse.models import QcChecklist
+
+    rule = PackingRule.objects.filter(product_id=product_id).only("qc_category").first()
+    category = rule.qc_category if rule else ""
+    qs = QcChecklist.objects.filter(stage=stage, is_active=True).order_by("pk")
+    if category:
+        found = qs.filter(category=category).first()
+        if found is not None:
+            return found
+    return qs.filter(category="").first()

@@ -8,6 +8,7 @@ tablet generates (`ScanEvent`): a retried POST gets the first answer back and ch
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,7 +20,7 @@ from django.utils import timezone
 from fulfil import outbox
 from fulfil.audit import audit_record
 from inventory import services as inv
-from inventory.models import Allocation, Location, Product, StockQuant, Warehouse
+from inventory.models import Allocation, Location, Product, StockMovement, StockQuant, Warehouse
 from inventory.selectors import pick_candidates
 from orders import services as order_services
 from orders.models import Order, OrderLine, OrderLineAllocation
@@ -435,6 +436,8 @@ def pick_scan(*, batch: Batch, user, scan_id: str, code: str, quantity: int | No
             task.location_confirmed = True
             task.save(update_fields=["location_confirmed"])
             return ScanResult(True, f"Location {loc.code} OK. Scan {product.sku}.")
+        if qc_due_at_pick(task) is not None:
+            raise ScanRefused(f"Check {product.sku} first: answer the quality checklist on the screen.")
         if not _product_matches(code, product):
             if _location_matches(code, loc):
                 return ScanResult(True, f"Location {loc.code} OK. Scan {product.sku}.")
@@ -682,6 +685,10 @@ def pack_expected(session: PackSession) -> dict[int, int]:
     per_product: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for line_id, product_id, n in tasks.values_list("line_id", "product_id", "picked_quantity"):
         per_product[line_id][product_id] += n
+    # units that failed the packing checklist went to quarantine: they are not packed
+    failed = QcResult.objects.filter(pick_task__in=tasks, stage=QcChecklist.Stage.PACK, passed=False)
+    for line_id, product_id, n in failed.values_list("pick_task__line_id", "product_id", "quarantined"):
+        per_product[line_id][product_id] -= n
     lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=list(per_product)).select_related("product")}
     out: dict[int, int] = {}
     for line_id, by_product in per_product.items():
@@ -703,6 +710,8 @@ def pack_verify(*, session: PackSession, user, scan_id: str, code: str) -> ScanR
         locked = PackSession.objects.select_for_update().get(pk=session.pk)
         if locked.status != PackSession.Status.VERIFYING:
             raise ScanRefused("This order is already verified.")
+        if locked.qc_due:
+            raise ScanRefused(f"Answer the quality checklist for {locked.qc_due['sku']} first.")
         expected = pack_expected(locked)
         verified = {int(k): v for k, v in locked.verified.items()}
         lines = {ln.pk: ln for ln in OrderLine.objects.filter(pk__in=expected).select_related("product")}
@@ -712,6 +721,14 @@ def pack_verify(*, session: PackSession, user, scan_id: str, code: str) -> ScanR
                 verified[line_id] = verified.get(line_id, 0) + 1
                 locked.verified = {str(k): v for k, v in verified.items()}
                 locked.save(update_fields=["verified"])
+                checklist = selectors.qc_checklist_for(
+                    product_id=line.product_id, stage=QcChecklist.Stage.PACK
+                )
+                unit = f"pack:{locked.pk}:{line_id}:{verified[line_id]}"
+                if checklist is not None and _sampled(checklist, unit):
+                    locked.qc_due = {"line": line_id, "checklist": checklist.pk, "sku": line.sku}
+                    locked.save(update_fields=["qc_due"])
+                    return ScanResult(True, f"{line.sku} OK — check it: answer the quality checklist.")
                 left = sum(expected.values()) - sum(verified.values())
                 if left == 0:
                     _pack_done_verifying(locked)
@@ -1000,6 +1017,7 @@ def qc_record(
     order: Order | None = None,
     location: Location | None = None,
     quantity: int = 1,
+    pick_task: PickTask | None = None,
 ) -> QcResult:
     """Record a checklist outcome. A failure moves the unit(s) to quarantine (inventory's ``stock_move``)
     with the reason; a pass just records it."""
@@ -1022,6 +1040,7 @@ def qc_record(
         result = QcResult.objects.create(
             merchant_id=product.merchant_id,
             checklist=checklist,
+            pick_task=pick_task,
             order=order,
             product=product,
             stage=checklist.stage,
@@ -1039,6 +1058,204 @@ def qc_record(
             after={"product": product.sku, "failed": failed_questions, "quarantined": quarantined},
         )
     return result
+
+
+def _sampled(checklist: QcChecklist, key: str) -> bool:
+    """Whether this unit (task) is checked: a stable draw per key, so a repeated screen asks the same."""
+    if checklist.sample_pct >= 100:
+        return True
+    digest = hashlib.sha256(f"{checklist.pk}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < checklist.sample_pct
+
+
+def _answers(failed_questions: list[str]) -> list[str]:
+    return [q.strip()[:200] for q in failed_questions if q and q.strip()][:20]
+
+
+def qc_due_at_pick(task: PickTask) -> QcChecklist | None:
+    """The picking checklist still to answer for a task (sampled per task; a pass ends it)."""
+    checklist = selectors.qc_checklist_for(product_id=task.product_id, stage=QcChecklist.Stage.PICK)
+    if checklist is None or not _sampled(checklist, f"pick:{task.pk}"):
+        return None
+    if QcResult.objects.filter(pick_task=task, stage=QcChecklist.Stage.PICK, passed=True).exists():
+        return None
+    return checklist
+
+
+def _open_allocation(task: PickTask) -> Allocation | None:
+    return Allocation.objects.filter(
+        merchant_id=task.merchant_id,
+        reference=task.line.reference,
+        product_id=task.line.product_id,
+        warehouse_id=task.batch.warehouse_id,
+        parent__isnull=True,
+        status=Allocation.Status.OPEN,
+    ).first()
+
+
+def _quarantine_reserved_unit(
+    *, task: PickTask, checklist: QcChecklist, user, failed: list[str], reason: str, picked: bool
+) -> QcResult:
+    """One failed unit of a task goes to quarantine without taking another order's stock: the line's demand
+    that is not (still) picked is released — for a unit already in packing that includes it, which inventory
+    puts back where it was picked from — the unit is quarantined from its shelf (``qc_record``), and the
+    same demand is reserved again (allocated from free stock, else backordered)."""
+    order = task.batch_order.order
+    if task.line.product is not None and task.line.product.is_kit:
+        # a kit's reservation is in kits, the unit is a component: record it, keep the unit off the parcel
+        return qc_record(
+            checklist=checklist,
+            product=task.product,
+            user=user,
+            failed_questions=failed,
+            reason=f"{reason} (kit component: quarantine it by hand)".strip(),
+            order=order,
+            pick_task=task,
+        )
+    alloc = _open_allocation(task)
+    keep = (alloc.picked - (1 if picked else 0)) if alloc is not None else 0
+    rest = (alloc.requested - alloc.shipped - keep) if alloc is not None else 0
+    if rest > 0:
+        inv.stock_release(merchant=task.merchant_id, reference=task.line.reference, quantity=rest)
+    location = task.location
+    if picked:
+        back = (
+            StockMovement.objects.filter(
+                merchant_id=task.merchant_id,
+                reference=task.line.reference,
+                product_id=task.product_id,
+                type=StockMovement.Type.MOVE,
+                from_location=inv.packing_location(task.batch.warehouse_id),
+            )
+            .order_by("-pk")
+            .first()
+        )
+        location = back.to_location if back is not None else task.location
+    result = qc_record(
+        checklist=checklist,
+        product=task.product,
+        user=user,
+        failed_questions=failed,
+        reason=reason,
+        order=order,
+        location=location,
+        quantity=1,
+        pick_task=task,
+    )
+    if rest > 0:
+        inv.stock_reserve(
+            merchant=task.merchant_id,
+            product=task.line.product,
+            warehouse=task.batch.warehouse,
+            quantity=rest,
+            reference=task.line.reference,
+            priority=max(-32768, min(32767, order.priority)),
+            requested_at=order.placed_at,
+        )
+    return result
+
+
+def pick_qc(*, batch: Batch, user, scan_id: str, failed_questions: list[str], reason: str = "") -> ScanResult:
+    """The picker's answer to the checklist of the current task. A pass lets the item scans start; a failure
+    quarantines the inspected unit (with the reason) and asks for the next one from the shelf."""
+
+    def run() -> ScanResult:
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        task = (
+            PickTask.objects.select_for_update(of=("self",))
+            .filter(batch=locked, status=PickTask.Status.PENDING)
+            .select_related("product", "location", "line__product", "batch_order__order", "batch__warehouse")
+            .order_by("sequence", "pk")
+            .first()
+        )
+        if task is None:
+            raise ScanRefused("Nothing left to pick on this cart.")
+        checklist = qc_due_at_pick(task)
+        if checklist is None:
+            raise ScanRefused("No checklist is due for this item.")
+        failed = _answers(failed_questions)
+        if not failed:
+            qc_record(
+                checklist=checklist,
+                product=task.product,
+                user=user,
+                failed_questions=[],
+                order=task.batch_order.order,
+                pick_task=task,
+            )
+            return ScanResult(True, f"{task.product.sku} passed the check. Scan it.")
+        try:
+            _quarantine_reserved_unit(
+                task=task, checklist=checklist, user=user, failed=failed, reason=reason, picked=False
+            )
+        except inv.InventoryError as exc:
+            raise ScanRefused(f"Could not quarantine the unit: {exc}") from exc
+        return ScanResult(
+            False,
+            f"{task.product.sku} failed ({'; '.join(failed)}): put it in quarantine. Check the next one.",
+        )
+
+    return _scan_once(scan_id=scan_id, user=user, screen="pick", code="QC", fn=run)
+
+
+def pack_qc(
+    *, session: PackSession, user, scan_id: str, failed_questions: list[str], reason: str = ""
+) -> ScanResult:
+    """The packer's answer to the checklist of the unit just scanned. A failure quarantines that unit (with
+    the reason) and takes it off this parcel; the order ships without it (the rest stays open)."""
+
+    def run() -> ScanResult:
+        locked = PackSession.objects.select_for_update().get(pk=session.pk)
+        due = locked.qc_due
+        if not due:
+            raise ScanRefused("No checklist is due.")
+        checklist = QcChecklist.objects.get(pk=due["checklist"])
+        line_id = int(due["line"])
+        task = (
+            PickTask.objects.filter(line_id=line_id, picked_quantity__gt=0)
+            .filter(**({"batch_order_id": locked.batch_order_id} if locked.batch_order_id else {}))
+            .select_related("product", "location", "line__product", "batch_order__order", "batch__warehouse")
+            .order_by("-pk")
+            .first()
+        )
+        if task is None:
+            raise ScanRefused("That item was not picked for this order.")
+        failed = _answers(failed_questions)
+        if failed:
+            try:
+                _quarantine_reserved_unit(
+                    task=task, checklist=checklist, user=user, failed=failed, reason=reason, picked=True
+                )
+            except inv.InventoryError as exc:
+                raise ScanRefused(f"Could not quarantine the unit: {exc}") from exc
+            verified = {int(k): v for k, v in locked.verified.items()}
+            verified[line_id] = max(0, verified.get(line_id, 0) - 1)
+            locked.verified = {str(k): v for k, v in verified.items() if v}
+            message = f"{due['sku']} failed ({'; '.join(failed)}): quarantine it — it does not ship."
+            ok = False
+        else:
+            qc_record(
+                checklist=checklist,
+                product=task.product,
+                user=user,
+                failed_questions=[],
+                order=locked.order,
+                pick_task=task,
+            )
+            message, ok = f"{due['sku']} passed the check.", True
+        locked.qc_due = {}
+        locked.save(update_fields=["qc_due", "verified"])
+        expected = pack_expected(locked)
+        verified = {int(k): v for k, v in locked.verified.items()}
+        left = sum(expected.values()) - sum(min(verified.get(k, 0), v) for k, v in expected.items())
+        if left == 0 and expected:
+            _pack_done_verifying(locked)
+            return ScanResult(ok, f"{message} All items verified. Pack in the recommended box.")
+        if not expected:
+            return ScanResult(ok, f"{message} Nothing is left to pack for this order.")
+        return ScanResult(ok, f"{message} {left} more to scan.")
+
+    return _scan_once(scan_id=scan_id, user=user, screen="pack", code="QC", fn=run)
 
 
 # --- Box catalog --------------------------------------------------------------------------------------------

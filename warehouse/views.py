@@ -20,7 +20,7 @@ from inventory.models import Warehouse
 from orders.models import OrderLine
 from warehouse import documents, packing, selectors, services
 from warehouse.exceptions import WarehouseError
-from warehouse.models import Batch, PackSession, PickTask
+from warehouse.models import Batch, PackSession, PickTask, QcChecklist
 
 
 def operator_required(view):
@@ -103,7 +103,19 @@ def _pick_ctx(batch: Batch, result=None) -> dict:
     task = selectors.batch_next_task(batch=batch)
     tasks = selectors.batch_tasks(batch=batch)
     done = sum(1 for t in tasks if t.status != PickTask.Status.PENDING)
-    return {"batch": batch, "task": task, "result": result, "done": done, "total": len(tasks)}
+    qc = services.qc_due_at_pick(task) if task is not None and task.location_confirmed else None
+    return {"batch": batch, "task": task, "result": result, "done": done, "total": len(tasks), "qc": qc}
+
+
+def _qc_answer(request: HttpRequest) -> dict:
+    """The checklist form: ticked questions failed; "fail" with none ticked fails on the typed reason."""
+    failed = [q for q in request.POST.get("failed", "").split("\n") if q.strip()]
+    reason = request.POST.get("reason", "").strip()[:300]
+    if request.POST.get("verdict") == "fail" and not failed:
+        failed = [reason or "Failed the check"]
+    if request.POST.get("verdict") == "pass":
+        failed = []
+    return {"failed_questions": failed, "reason": reason}
 
 
 @operator_required
@@ -126,6 +138,10 @@ def pick_scan(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if request.POST.get("action") == "short":
                 result = services.pick_short(batch=batch, user=request.user, scan_id=scan_id)
+            elif request.POST.get("action") == "qc":
+                result = services.pick_qc(
+                    batch=batch, user=request.user, scan_id=scan_id, **_qc_answer(request)
+                )
             else:
                 result = services.pick_scan(
                     batch=batch,
@@ -167,7 +183,10 @@ def _pack_ctx(session: PackSession, result=None) -> dict:
         labels = {k: names.get(str(k).split(":")[0], str(k)) for k, *_ in raw["placements"]}
         diagrams.append({"svg": packing.parcel_svg(parcel, labels=labels), "parcel": raw})
     instructions = _instructions(session, lines)
+    qc = QcChecklist.objects.filter(pk=session.qc_due.get("checklist")).first() if session.qc_due else None
     return {
+        "qc": qc,
+        "qc_sku": session.qc_due.get("sku", "") if session.qc_due else "",
         "session": session,
         "order": session.order,
         "rows": rows,
@@ -214,12 +233,20 @@ def pack_scan(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(PackSession, pk=pk)
     with audit_context(actor_for_request(request)):
         try:
-            result = services.pack_verify(
-                session=session,
-                user=request.user,
-                scan_id=request.POST.get("scan_id", ""),
-                code=request.POST.get("code", ""),
-            )
+            if request.POST.get("action") == "qc":
+                result = services.pack_qc(
+                    session=session,
+                    user=request.user,
+                    scan_id=request.POST.get("scan_id", ""),
+                    **_qc_answer(request),
+                )
+            else:
+                result = services.pack_verify(
+                    session=session,
+                    user=request.user,
+                    scan_id=request.POST.get("scan_id", ""),
+                    code=request.POST.get("code", ""),
+                )
         except WarehouseError as exc:
             result = services.ScanResult(False, str(exc))
     session.refresh_from_db()

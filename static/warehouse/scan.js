@@ -147,6 +147,14 @@
         Array.prototype.forEach.call(btn.attributes, function (a) {
           if (a.name.indexOf("data-field-") === 0) fields[a.name.slice(11)] = a.value;
         });
+        var f = btn.hasAttribute("data-gather") ? btn.closest("form") : null;
+        if (f) {
+          var failed = [];
+          f.querySelectorAll("input[name=failed]:checked").forEach(function (c) { failed.push(c.value); });
+          fields.failed = failed.join("\n");
+          var why = f.querySelector("[name=reason]");
+          if (why) fields.reason = why.value;
+        }
         enqueue(form, fields);
       }
     }
