@@ -8,7 +8,8 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -79,7 +80,7 @@ def order_filter(*, merchant, filters: dict) -> QuerySet[Order]:
         qs = qs.filter(created_at__lte=before)
     if q := f.get("q"):
         q = str(q).lower()[:100]
-        qs = qs.filter(Q(search_text__contains=q) | Q(external_id=f["q"]))
+        qs = qs.filter(search_text__contains=q)  # number, external id, names, emails: trigram-indexed
     if customer := f.get("customer"):
         c = str(customer).lower()[:100]
         qs = qs.filter(search_text__contains=c)
@@ -165,7 +166,19 @@ def order_list(
         except (ValueError, TypeError) as exc:
             raise ValueError("Bad cursor.") from exc
         qs = qs.filter(_after(order_by, values))
-    qs = qs.order_by(*order_by)
+    if (filters or {}).get("q") or (filters or {}).get("customer"):
+        # A text search is selective: let Postgres find the matches through the trigram index and sort them,
+        # rather than walk the primary key backwards hoping to meet matches early (COALESCE hides the order).
+        qs = qs.order_by(
+            *[
+                Coalesce(F(f.lstrip("-")), F(f.lstrip("-"))).desc()
+                if f.startswith("-")
+                else Coalesce(F(f), F(f)).asc()
+                for f in order_by
+            ]
+        )
+    else:
+        qs = qs.order_by(*order_by)
     if columns:
         qs = qs.only(*columns)
     if with_lines:

@@ -7,12 +7,19 @@ from fulfil.audit import Actor, audit_context
 WORKER = Actor(label="order processing", source="worker")
 
 
-@shared_task(acks_late=True, time_limit=120)
-def order_process(*, order_id: int) -> str:
+@shared_task(bind=True, acks_late=True, time_limit=120, max_retries=5)
+def order_process(self, *, order_id: int) -> str:
+    """Validate, route, allocate, release. A deadlock or lost connection rolls the whole step back and is
+    retried; anything else leaves the order in 'new' for the sweeper and the admin to see."""
+    from django.db import OperationalError
+
     from orders.services import processing
 
-    with audit_context(WORKER):
-        order = processing.order_process(order_id=order_id)
+    try:
+        with audit_context(WORKER):
+            order = processing.order_process(order_id=order_id)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
     return order.status if order else "missing"
 
 

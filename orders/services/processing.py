@@ -419,7 +419,7 @@ def reconcile_allocation(*, order: Order) -> Order:
                 stock.sync_line(line)
         if locked.status == S.BACKORDERED and fully_allocated(locked):
             set_status(locked, S.ALLOCATED, action="allocate", message="backorder filled")
-        elif locked.status == S.ALLOCATED and not fully_allocated(locked):
+        elif locked.status in (S.ALLOCATED, S.RELEASED) and not fully_allocated(locked):
             set_status(locked, S.BACKORDERED, action="backorder", message="allocation reduced by inventory")
     if locked.status == S.ALLOCATED:
         auto_release(order_id=locked.pk, order=locked)

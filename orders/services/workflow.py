@@ -36,7 +36,7 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
     "validate": frozenset({S.NEW, S.EXCEPTION}),
     "flag_exception": frozenset({S.NEW, S.VALIDATED, S.ALLOCATED, S.BACKORDERED, S.EXCEPTION}),
     "allocate": frozenset({S.VALIDATED, S.BACKORDERED}),
-    "backorder": frozenset({S.VALIDATED, S.ALLOCATED}),
+    "backorder": frozenset({S.VALIDATED, S.ALLOCATED, S.RELEASED}),
     "release": frozenset({S.ALLOCATED}),
     "start_picking": frozenset({S.RELEASED, S.PARTIALLY_SHIPPED}),
     "mark_packed": frozenset({S.PICKING}),
