@@ -226,7 +226,13 @@ class ReplenishmentTask(TenantModel):
     )
     quantity = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_confirmed = models.BooleanField(default=False, help_text="the from-location was scanned")
+    moved_quantity = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

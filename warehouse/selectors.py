@@ -143,3 +143,13 @@ def qc_checklist_for(*, product_id: int, stage: str):
         if found is not None:
             return found
     return qs.filter(category="").first()
+
+
+def replenishment_list(*, warehouse, status: str = "open"):
+    from warehouse.models import ReplenishmentTask
+
+    return (
+        ReplenishmentTask.objects.filter(warehouse=warehouse, status=status)
+        .select_related("product", "from_location", "to_location", "taken_by")
+        .order_by("created_at", "pk")
+    )

@@ -16,4 +16,8 @@ urlpatterns = [
     path("pack/<int:pk>/ship/", views.pack_ship, name="pack_ship"),
     path("pack/<int:pk>/label/<int:n>.<str:fmt>", views.pack_label, name="pack_label"),
     path("pack/<int:pk>/slip.pdf", views.packing_slip, name="packing_slip"),
+    path("replenish/", views.replenish_list, name="replenish_list"),
+    path("replenish/<int:pk>/take/", views.replenish_take, name="replenish_take"),
+    path("replenish/<int:pk>/", views.replenish, name="replenish"),
+    path("replenish/<int:pk>/scan/", views.replenish_scan, name="replenish_scan"),
 ]

@@ -20,7 +20,7 @@ from inventory.models import Warehouse
 from orders.models import OrderLine
 from warehouse import documents, packing, selectors, services
 from warehouse.exceptions import WarehouseError
-from warehouse.models import Batch, PackSession, PickTask, QcChecklist
+from warehouse.models import Batch, PackSession, PickTask, QcChecklist, ReplenishmentTask
 
 
 def operator_required(view):
@@ -318,3 +318,59 @@ def packing_slip(request: HttpRequest, pk: int) -> HttpResponse:
         order=session.order, lines=lines, warehouse=session.warehouse, instructions=None
     )
     return HttpResponse(pdf, content_type="application/pdf")
+
+
+@operator_required
+def replenish_list(request: HttpRequest) -> HttpResponse:
+    try:
+        wh = _warehouse(request)
+    except WarehouseError as exc:
+        return TemplateResponse(request, "warehouse/replenish_list.html", {"error": str(exc)})
+    page = Paginator(selectors.replenishment_list(warehouse=wh), 25).get_page(request.GET.get("page"))
+    return TemplateResponse(request, "warehouse/replenish_list.html", {"wh": wh, "tasks": page})
+
+
+@operator_required
+@require_POST
+def replenish_take(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(ReplenishmentTask, pk=pk)
+    with audit_context(actor_for_request(request)):
+        try:
+            services.replenishment_take(task=task, user=request.user)
+        except WarehouseError as exc:
+            page = Paginator(selectors.replenishment_list(warehouse=task.warehouse), 25).get_page(1)
+            ctx = {"wh": task.warehouse, "tasks": page, "error": str(exc)}
+            return TemplateResponse(request, "warehouse/replenish_list.html", ctx, status=409)
+    return redirect("warehouse:replenish", pk=task.pk)
+
+
+def _replenish_ctx(task: ReplenishmentTask, result=None) -> dict:
+    return {"task": task, "result": result}
+
+
+@operator_required
+def replenish(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(
+        ReplenishmentTask.objects.select_related("product", "from_location", "to_location"), pk=pk
+    )
+    return TemplateResponse(request, "warehouse/replenish.html", _replenish_ctx(task))
+
+
+@operator_required
+@require_POST
+def replenish_scan(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(ReplenishmentTask, pk=pk)
+    with audit_context(actor_for_request(request)):
+        try:
+            result = services.replenishment_scan(
+                task=task,
+                user=request.user,
+                scan_id=request.POST.get("scan_id", ""),
+                code=request.POST.get("code", ""),
+            )
+        except WarehouseError as exc:
+            result = services.ScanResult(False, str(exc))
+    task = ReplenishmentTask.objects.select_related("product", "from_location", "to_location").get(pk=pk)
+    resp = TemplateResponse(request, "warehouse/replenish.html#task", _replenish_ctx(task, result))
+    resp["Vary"] = "HX-Request"
+    return resp

@@ -9,7 +9,7 @@ from warehouse.models import BatchOrder, PickTask
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/app/warehouse/", "/app/warehouse/pack/"]
+PAGES = ["/app/warehouse/", "/app/warehouse/pack/", "/app/warehouse/replenish/"]
 
 
 @pytest.mark.parametrize("url", PAGES)
