@@ -27,6 +27,7 @@ Solvers:
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
@@ -125,11 +126,29 @@ class Route:
 # --- Distances ----------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _cross_table(layout: Layout) -> tuple[list[list[float]], int]:
+    """Shortest distances between the cross-aisle ends of every aisle (node ``c * A + a``: cross aisle c,
+    aisle a) and the depot (node ``C * A``), computed once per layout (a frozen value: equal layouts —
+    the same warehouse loaded twice — share it)."""
+    n_a, n_c = len(layout.aisle_x), len(layout.cross_y)
+    xs = [layout.aisle_x[a] for c in range(n_c) for a in range(n_a)] + [layout.depot_x]
+    cs = [c for c in range(n_c) for _ in range(n_a)] + [0]
+    g = Distances(layout)
+    table = [[g._grid(xs[u], cs[u], xs[v], cs[v]) for v in range(len(xs))] for u in range(len(xs))]
+    return table, n_c * n_a
+
+
 class Distances:
-    """Shortest walking distances on the aisle graph between points and the depot (index 0)."""
+    """Shortest walking distances on the aisle graph between points and the depot (index 0). The
+    cross-aisle part comes from a per-layout table (``_cross_table``); a point adds its walk to the
+    two ends of its aisle segment."""
 
     def __init__(self, layout: Layout):
         self.layout = layout
+        self._table: list[list[float]] | None = None
+        self._depot = 0
+        self._seen: dict[Point | None, tuple] = {}
 
     def _exits(self, p: Point | None) -> list[tuple[int, float, float]]:
         lay = self.layout
@@ -155,23 +174,54 @@ class Distances:
                 best = min(best, abs(x1 - xk) + abs(xk - x2) + dy)
         return best
 
+    def _ends(self, p: Point | None) -> tuple:
+        """(aisle, block, y, node1, d1, node2, d2) of a point; the depot has one end."""
+        got = self._seen.get(p)
+        if got is not None:
+            return got
+        got = self._seen[p] = self._ends_of(p)
+        return got
+
+    def _ends_of(self, p: Point | None) -> tuple:
+        if self._table is None:
+            self._table, self._depot = _cross_table(self.layout)
+        if p is None:
+            return (-1, -1, 0.0, self._depot, 0.0, self._depot, 0.0)
+        lay = self.layout
+        n_a = len(lay.aisle_x)
+        b = lay.block_of(p.y)
+        return (
+            p.aisle,
+            b,
+            p.y,
+            b * n_a + p.aisle,
+            p.y - lay.cross_y[b],
+            (b + 1) * n_a + p.aisle,
+            lay.cross_y[b + 1] - p.y,
+        )
+
+    def _pair(self, e: tuple, f: tuple) -> float:
+        a1, b1, y1, u1, du1, v1, dv1 = e
+        a2, b2, y2, u2, du2, v2, dv2 = f
+        if a1 == a2 and a1 >= 0 and (b1 == b2 or abs(y1 - y2) < EPS):
+            return abs(y1 - y2)
+        t = self._table
+        assert t is not None
+        ru, rv = t[u1], t[v1]
+        return min(du1 + du2 + ru[u2], du1 + dv2 + ru[v2], dv1 + du2 + rv[u2], dv1 + dv2 + rv[v2])
+
     def between(self, p: Point | None, q: Point | None) -> float:
-        if p is not None and q is not None and p.aisle == q.aisle:
-            lay = self.layout
-            if lay.block_of(p.y) == lay.block_of(q.y) or abs(p.y - q.y) < EPS:
-                return abs(p.y - q.y)
-        best = math.inf
-        for c1, x1, d1 in self._exits(p):
-            for c2, x2, d2 in self._exits(q):
-                best = min(best, d1 + d2 + self._grid(x1, c1, x2, c2))
-        return best
+        return self._pair(self._ends(p), self._ends(q))
 
     def matrix(self, points: Sequence[Point | None]) -> list[list[float]]:
+        ends = [self._ends(p) for p in points]
         n = len(points)
         m = [[0.0] * n for _ in range(n)]
+        pair = self._pair
         for i in range(n):
+            ei, row = ends[i], m[i]
             for j in range(i + 1, n):
-                m[i][j] = m[j][i] = self.between(points[i], points[j])
+                row[j] = m[j][i] = pair(ei, ends[j])
         return m
 
 
@@ -427,67 +477,90 @@ def held_karp(dist: list[list[float]]) -> tuple[float, list[int]]:
 def improve_sequence(
     dist: list[list[float]], seq: list[int], ranks: Sequence[int] | None = None
 ) -> list[int]:
-    """2-opt and Or-opt (segments of 1–3) until no improving move; moves keep every stop inside the
-    run of its precedence class. ``ranks[i]`` is the class of node i (node 0 = depot)."""
+    """2-opt and Or-opt (segments of 1–3, best insertion, optionally reversed) until no improving move;
+    moves keep every stop inside the run of its precedence class. ``ranks[i]`` is the class of node i
+    (node 0 = depot); ``seq`` must already be sorted into its classes.
+
+    Moves are scored by their delta only (O(1) each, on the matrix rows), and since no move takes a stop
+    out of its class run, the class at each tour position never changes: the runs and the insertion
+    positions allowed for each class are computed once."""
     tour = [0, *seq, 0]
     n = len(tour)
-    rk = (lambda i: ranks[tour[i]]) if ranks is not None else (lambda i: 0)
+    if n <= 4:
+        return list(seq)
+    rp = [0] * n if ranks is None else [0, *(ranks[t] for t in seq), 0]
+    # end of the class run each position belongs to (2-opt never reverses across classes)
+    run_end = [0] * n
+    last = n - 2
+    for pos in range(n - 2, 0, -1):
+        if pos < n - 2 and rp[pos] != rp[pos + 1]:
+            last = pos
+        run_end[pos] = last
+    # edges (k, k+1) a segment of class r may be inserted into (the depot counts as any class): with the
+    # classes sorted along the tour, one contiguous range [lo, hi] per class
+    slots: dict[int, tuple[int, int]] = {}
+    for r in set(rp[1:-1]):
+        ks = [k for k in range(n - 1) if (k == 0 or rp[k] <= r) and (k + 1 == n - 1 or rp[k + 1] >= r)]
+        slots[r] = (ks[0], ks[-1])
+    inf = math.inf
     improved = True
     while improved:
         improved = False
-        # 2-opt: reverse tour[i..j]
-        for i in range(1, n - 2):
-            a, b = tour[i - 1], tour[i]
-            dab = dist[a][b]
-            for j in range(i + 1, n - 1):
-                if rk(i) != rk(j):
-                    break
-                c, d = tour[j], tour[j + 1]
-                delta = dist[a][c] + dist[b][d] - dab - dist[c][d]
-                if delta < -1e-7:
-                    tour[i : j + 1] = reversed(tour[i : j + 1])
-                    improved = True
-                    a, b = tour[i - 1], tour[i]
-                    dab = dist[a][b]
-        # Or-opt: move a segment of length 1..3 elsewhere (optionally reversed)
+        # 2-opt: reverse tour[i..j] (best j for each i)
+        edge = [dist[tour[k]][tour[k + 1]] for k in range(n - 1)]
+        i = 1
+        while i < n - 2:
+            hi = run_end[i]
+            if hi <= i:
+                i += 1
+                continue
+            da, db = dist[tour[i - 1]], dist[tour[i]]
+            dab = edge[i - 1]
+            vals = [
+                da[c] + db[d] - e
+                for c, d, e in zip(
+                    tour[i + 1 : hi + 1], tour[i + 2 : hi + 2], edge[i + 1 : hi + 1], strict=True
+                )
+            ]
+            best = min(vals)
+            if best - dab < -1e-7:
+                j = i + 1 + vals.index(best)
+                tour[i : j + 1] = tour[i : j + 1][::-1]
+                edge = [dist[tour[k]][tour[k + 1]] for k in range(n - 1)]
+                improved = True
+            else:
+                i += 1
+        # Or-opt: move a segment of length 1..3 elsewhere (optionally reversed), best insertion
         for seg_len in (1, 2, 3):
             i = 1
             while i + seg_len <= n - 1:
                 j_end = i + seg_len - 1
-                if rk(i) != rk(j_end):
+                r = rp[i]
+                if rp[j_end] != r:
                     i += 1
                     continue
-                r = rk(i)
                 p, q = tour[i - 1], tour[j_end + 1]
                 s0, s1 = tour[i], tour[j_end]
-                remove_gain = dist[p][s0] + dist[s1][q] - dist[p][q]
-                best_delta, best_at, best_rev = -1e-7, -1, False
-                for k in range(0, n - 1):
-                    if i - 1 <= k <= j_end:
-                        continue
-                    u, v = tour[k], tour[k + 1]
-                    # the segment must land between stops of its own class (depot counts as any)
-                    ru = rk(k) if 0 < k < n - 1 else None
-                    rv = rk(k + 1) if 0 < k + 1 < n - 1 else None
-                    if ranks is not None:
-                        lo_ok = ru is None or ru <= r
-                        hi_ok = rv is None or rv >= r
-                        if not (lo_ok and hi_ok):
-                            continue
-                    duv = dist[u][v]
-                    fwd = dist[u][s0] + dist[s1][v] - duv - remove_gain
-                    rev = dist[u][s1] + dist[s0][v] - duv - remove_gain
-                    if fwd < best_delta:
-                        best_delta, best_at, best_rev = fwd, k, False
-                    if rev < best_delta:
-                        best_delta, best_at, best_rev = rev, k, True
-                if best_at >= 0:
+                r0, r1 = dist[s0], dist[s1]
+                remove_gain = r0[p] + r1[q] - dist[p][q]
+                lo, hi = slots[r]
+                us, vs, es = tour[lo : hi + 1], tour[lo + 1 : hi + 2], edge[lo : hi + 1]
+                fwd = [r0[u] + r1[v] - e for u, v, e in zip(us, vs, es, strict=True)]
+                # a single stop reversed is itself
+                rev = [r1[u] + r0[v] - e for u, v, e in zip(us, vs, es, strict=True)] if seg_len > 1 else fwd
+                for k in range(max(i - 1, lo), min(j_end, hi) + 1):  # the segment's own place
+                    fwd[k - lo] = rev[k - lo] = inf
+                bf, br = min(fwd), min(rev)
+                if min(bf, br) < remove_gain - 1e-7:
+                    best_rev = br < bf
+                    best_at = lo + (rev.index(br) if best_rev else fwd.index(bf))
                     segment = tour[i : j_end + 1]
                     if best_rev:
                         segment.reverse()
                     rest = tour[:i] + tour[j_end + 1 :]
                     k = best_at if best_at < i else best_at - seg_len
                     tour = rest[: k + 1] + segment + rest[k + 1 :]
+                    edge = [dist[tour[k]][tour[k + 1]] for k in range(n - 1)]
                     improved = True
                 else:
                     i += 1

@@ -161,3 +161,27 @@ def test_multi_block_heuristics_are_valid_walks(case):
         assert sorted(walk.order) == list(range(len(stops)))
         assert walk.length >= sequence_length(layout, stops, walk.order) - 1e-6
         assert best <= walk.length + 1e-6
+
+
+def test_cross_aisle_table_is_computed_once_per_layout_and_matches_the_direct_walk():
+    import random
+
+    from warehouse.routing import Distances, Layout, Point, _cross_table
+
+    a = Layout.grid(aisles=6, bays=10, blocks=3)
+    assert _cross_table(a) is _cross_table(Layout.grid(aisles=6, bays=10, blocks=3))  # equal layouts share it
+    d = Distances(a)
+    rnd = random.Random(7)
+    pts = [None] + [Point(rnd.randrange(6), rnd.uniform(a.cross_y[0], a.cross_y[-1])) for _ in range(40)]
+
+    def direct(p, q):  # every exit pair through the aisle grid, no table
+        if p is not None and q is not None and p.aisle == q.aisle and a.block_of(p.y) == a.block_of(q.y):
+            return abs(p.y - q.y)
+        return min(
+            d1 + d2 + d._grid(x1, c1, x2, c2) for c1, x1, d1 in d._exits(p) for c2, x2, d2 in d._exits(q)
+        )
+
+    m = d.matrix(pts)
+    for i, p in enumerate(pts):
+        for j, q in enumerate(pts):
+            assert abs(m[i][j] - direct(p, q)) < 1e-9
