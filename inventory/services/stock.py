@@ -1027,9 +1027,12 @@ def stock_adjust(
     reason: str = "",
     reference: str = "",
     movement_type: str = MT.ADJUST,
+    unreserve_shortfall: bool = False,
 ) -> list[StockMovement]:
     """Adds (``quantity`` > 0) or removes (< 0) units at a location — found, lost, damaged, counted.
-    Removing never takes units that are reserved or held: the caller must release them first."""
+    Removing never takes units that are reserved or held, unless ``unreserve_shortfall``: then the units
+    that are gone are taken back from the newest, lowest-priority reservations (not yet picked), which become
+    backorders again (``inventory.allocation_changed`` tells their owners)."""
     if quantity == 0:
         return []
     mid = _mid(merchant)
@@ -1071,6 +1074,8 @@ def stock_adjust(
     else:
         n = -quantity
         if location.sellable:
+            if unreserve_shortfall:
+                _unreserve_for(mid=mid, product=product, warehouse_id=wid, quantity=n, fx=fx)
             _level_take_free(merchant_id=mid, product=product, warehouse_id=wid, quantity=n)
             fx.touch(product, wid)
         else:
@@ -1094,6 +1099,41 @@ def stock_adjust(
     return movements
 
 
+def _unreserve_for(*, mid: int, product: Product, warehouse_id: int, quantity: int, fx: _Effects) -> None:
+    """Makes ``quantity`` units free by turning the newest, lowest-priority unpicked reservations back into
+    backorders (stock that physically vanished cannot stay promised)."""
+    level = lock_levels(merchant_id=mid, pairs=[(product.pk, warehouse_id)])[(product.pk, warehouse_id)]
+    short = quantity - (level.on_hand - level.reserved - level.held)
+    if short <= 0:
+        return
+    queue = lock_allocations(
+        Allocation.objects.filter(
+            merchant_id=mid,
+            product_id=product.pk,
+            warehouse_id=warehouse_id,
+            status=OPEN,
+            parent__isnull=True,
+            allocated__gt=F("picked"),
+        ).values_list("pk", flat=True)
+    )
+    queue.sort(key=lambda a: (a.priority, -a.requested_at.timestamp(), -a.pk))
+    for alloc in queue:
+        if short <= 0:
+            break
+        take = min(short, alloc.allocated - alloc.picked)
+        StockLevel.objects.filter(pk=level.pk).update(
+            reserved=F("reserved") - take, backordered=F("backordered") + take
+        )
+        alloc.allocated -= take
+        _save_alloc(alloc, "allocated")
+        fx.allocation_changed(alloc)
+        short -= take
+    if short > 0:
+        raise InsufficientStock(
+            f"{product.sku}: {short} of the missing units are picked or held by kits; resolve those first."
+        )
+
+
 def stock_count(
     *, merchant, product: Product, location: Location, counted: int, lot: str = ""
 ) -> list[StockMovement]:
@@ -1114,6 +1154,7 @@ def stock_count(
         lot=lot,
         reason=f"counted {counted} (system had {current})",
         movement_type=MT.COUNT,
+        unreserve_shortfall=True,
     )
 
 

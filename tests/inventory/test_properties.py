@@ -31,6 +31,7 @@ ops = st.one_of(
     st.tuples(st.just("ship"), refs),
     st.tuples(st.just("adjust"), prod.filter(lambda p: p < 2), st.integers(min_value=-6, max_value=6)),
     st.tuples(st.just("hold"), prod.filter(lambda p: p < 2), qty),
+    st.tuples(st.just("count"), prod.filter(lambda p: p < 2), st.integers(min_value=0, max_value=12)),
     st.tuples(st.just("unhold")),
     st.tuples(st.just("to_quarantine"), prod.filter(lambda p: p < 2), qty),
     st.tuples(st.just("safety"), prod.filter(lambda p: p < 2), st.integers(min_value=0, max_value=5)),
@@ -128,6 +129,8 @@ def test_random_operation_sequences_keep_stock_consistent(steps):
                     services.stock_adjust(
                         merchant=merchant, product=products[p], location=shelf, quantity=d, reason="property"
                     )
+                case ("count", p, c):
+                    services.stock_count(merchant=merchant, product=products[p], location=shelf, counted=c)
                 case ("hold", p, q):
                     holds.append(
                         services.stock_hold(

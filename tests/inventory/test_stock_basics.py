@@ -107,3 +107,20 @@ def test_adjust_cannot_take_reserved_units(merchant_a, wh):
     assert level(p, wh).on_hand == 5
     services.stock_adjust(merchant=merchant_a, product=p, location=loc, quantity=-1, reason="lost")
     assert level(p, wh).on_hand == 4
+
+
+def test_count_below_reserved_turns_newest_lowest_priority_reservations_into_backorders(merchant_a, wh):
+    p = ProductFactory(merchant=merchant_a)
+    loc = LocationFactory(warehouse=wh, code="A-01-09-1-A")
+    services.stock_receive(merchant=merchant_a, product=p, warehouse=wh, quantity=6, location=loc)
+    services.stock_reserve(
+        merchant=merchant_a, product=p, warehouse=wh, quantity=2, reference="old", priority=1
+    )
+    services.stock_reserve(merchant=merchant_a, product=p, warehouse=wh, quantity=2, reference="mid")
+    services.stock_reserve(merchant=merchant_a, product=p, warehouse=wh, quantity=2, reference="new")
+    services.stock_count(merchant=merchant_a, product=p, location=loc, counted=3)
+    got = {a.reference: (a.allocated, a.backordered) for a in Allocation.objects.filter(product=p)}
+    assert got == {"old": (2, 0), "mid": (1, 1), "new": (0, 2)}
+    lv = level(p, wh)
+    assert (lv.on_hand, lv.reserved, lv.backordered) == (3, 3, 3)
+    assert StockMovement.objects.filter(product=p, type="count").get().quantity == 3
