@@ -2,7 +2,8 @@
 signed Shopify ``orders/create`` webhooks (10% re-deliveries of an already-sent event) for BENCH_SECONDS
 (default 30). Accepting means the inbox row is committed in Postgres before the 200.
 
-Prints {"bench": "webhooks", "accepted_per_s", "p99_ms", "orders_created", "duplicates_created", "lost",
+Prints {"bench": "webhooks", "accepted_per_s", "p99_ms", "orders_created", "duplicates_created", "lost" (accepted
+but not stored), "not_yet_in_book" (stored, still queued when we stopped waiting — BENCH_DRAIN_WAIT, 240 s),
 "book_complete_s" (seconds after the load ended until every accepted webhook was an order)}.
 """
 
@@ -181,6 +182,8 @@ def main() -> None:
             cwd=ROOT,
             env=env,
             start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         procs.append(web)
         worker = subprocess.Popen(
@@ -204,6 +207,8 @@ def main() -> None:
             cwd=ROOT,
             env=env,
             start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         procs.append(worker)
         for _ in range(100):
@@ -246,7 +251,7 @@ def main() -> None:
         latencies = [r[1] for r in results]
         connection.connect()
         complete_at = None
-        while time.time() - load_end < 120:
+        while time.time() - load_end < float(os.environ.get("BENCH_DRAIN_WAIT", "240")):
             done = Order.objects.filter(merchant=merchant, channel="shopify").count()
             if done >= len(unique):
                 complete_at = time.time()
@@ -255,6 +260,7 @@ def main() -> None:
         orders = Order.objects.filter(merchant=merchant, channel="shopify")
         created = orders.count()
         distinct = orders.values("external_id").distinct().count()
+        stored = set(WebhookInbox.objects.values_list("event_id", flat=True))
         in_book = set(int(x) - 10_000_000 for x in orders.values_list("external_id", flat=True))
         emit(
             {
@@ -269,7 +275,10 @@ def main() -> None:
                 "inbox_rows": WebhookInbox.objects.count(),
                 "orders_created": created,
                 "duplicates_created": created - distinct,
-                "lost": len(unique - in_book),
+                # lost: accepted (200) but not durably stored — no inbox row for the event
+                "lost": len({f"evt-{n}" for n in unique} - stored),
+                # accepted and stored, but not yet an order when we stopped waiting (still in the queue)
+                "not_yet_in_book": len(unique - in_book),
                 "book_complete_s": round(complete_at - load_end, 1) if complete_at else None,
             }
         )
