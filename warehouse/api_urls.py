@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from warehouse import api
+
+urlpatterns = [
+    path("waves/", api.WaveListApi.as_view(), name="api-waves"),
+    path("carts/<int:batch_id>/", api.CartDetailApi.as_view(), name="api-cart"),
+]
