@@ -225,6 +225,12 @@ SPECTACULAR_SETTINGS = {
         ],
         "ShippingServiceEnum": ["standard", "expedited", "overnight"],
         "InvoiceStatusEnum": [("open", "Open"), ("paid", "Paid"), ("past_due", "Past due"), ("void", "Void")],
+        "BatchStatusEnum": [
+            ("open", "Ready to pick"),
+            ("picking", "Picking"),
+            ("picked", "Picked"),
+            ("cancelled", "Cancelled"),
+        ],
     },
 }
 
