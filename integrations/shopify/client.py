@@ -201,8 +201,32 @@ class ShopifyChannel:
 
     # --- the protocol ----------------------------------------------------------------------------
     def authenticate(self) -> None:
-        if not self.connection.access_token:
+        """Expiring offline tokens (Shopify's newer apps) are refreshed a few minutes before they expire."""
+        conn = self.connection
+        if not conn.access_token:
             raise RejectedProviderError("This store has not finished the Shopify authorisation")
+        if not (conn.refresh_token and conn.token_expires_at):
+            return
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        if conn.token_expires_at - timedelta(minutes=5) > timezone.now():
+            return
+        from integrations.shopify import oauth
+
+        data = oauth.refresh_token(
+            shop=conn.account_id, refresh_token=conn.refresh_token, base_url=conn.base_url
+        )
+        conn.access_token = data["access_token"]
+        conn.refresh_token = data.get("refresh_token") or conn.refresh_token
+        conn.token_expires_at = timezone.now() + timedelta(seconds=int(data.get("expires_in") or 3600))
+        if conn.pk:
+            type(conn).objects.filter(pk=conn.pk).update(
+                access_token=conn.access_token,
+                refresh_token=conn.refresh_token,
+                token_expires_at=conn.token_expires_at,
+            )
 
     def test_connection(self) -> ConnectionCheck:
         try:

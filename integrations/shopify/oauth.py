@@ -59,18 +59,25 @@ def callback_valid(params: dict[str, str], secret: str) -> bool:
 
 
 def exchange_code(*, shop: str, code: str, base_url: str = "") -> dict:
-    url = (
-        f"{base_url.rstrip('/')}/admin/oauth/access_token"
-        if base_url
-        else f"https://{shop}/admin/oauth/access_token"
+    return _token_request(shop=shop, base_url=base_url, body={"code": code})
+
+
+def refresh_token(*, shop: str, refresh_token: str, base_url: str = "") -> dict:
+    """Expiring offline tokens: trade the refresh token for a new access token."""
+    return _token_request(
+        shop=shop, base_url=base_url, body={"grant_type": "refresh_token", "refresh_token": refresh_token}
     )
+
+
+def _token_request(*, shop: str, base_url: str, body: dict) -> dict:
+    base = base_url.rstrip("/") if base_url else f"https://{shop}"
     try:
         response = httpx.post(
-            url,
+            f"{base}/admin/oauth/access_token",
             json={
                 "client_id": conf.get("SHOPIFY_API_KEY"),
                 "client_secret": conf.get("SHOPIFY_API_SECRET"),
-                "code": code,
+                **body,
             },
             timeout=conf.timeout(),
         )
@@ -79,5 +86,7 @@ def exchange_code(*, shop: str, code: str, base_url: str = "") -> dict:
     if response.status_code >= 500 or response.status_code == 429:
         raise RetryableProviderError(f"Shopify answered {response.status_code}", status=response.status_code)
     if response.status_code != 200:
-        raise RejectedProviderError(f"Shopify refused the authorisation code ({response.status_code})")
+        raise RejectedProviderError(
+            f"Shopify refused the authorisation ({response.status_code}) — reconnect the store"
+        )
     return response.json()

@@ -310,3 +310,29 @@ def test_mapper_canonical_fields():
     assert str(order.lines[0].unit_price) == "199.00"
     assert order.placed_at == datetime(2026, 1, 10, 16, 0, tzinfo=UTC)
     assert json.dumps(order.raw)
+
+
+def test_expiring_token_is_refreshed_before_expiry(shopify_conn, fake_shopify):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    shopify_conn.refresh_token = "shprt_test"
+    shopify_conn.token_expires_at = timezone.now() + timedelta(minutes=2)
+    shopify_conn.save()
+    check = services.connection_test(connection=shopify_conn)
+    assert check.ok
+    shopify_conn.refresh_from_db()
+    assert shopify_conn.access_token == "shpat_refreshed"
+    assert shopify_conn.token_expires_at > timezone.now() + timedelta(minutes=50)
+
+
+def test_demo_loader_creates_a_test_connection_once(merchant_a):
+    from integrations import demo
+
+    merchant_a.slug = "acme-outdoor"
+    merchant_a.save()
+    demo.load()
+    demo.load()
+    conn = ChannelConnection.objects.get(merchant=merchant_a)
+    assert (conn.platform, conn.status) == ("shopify", "test")

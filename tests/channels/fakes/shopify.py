@@ -262,6 +262,16 @@ class FakeShopify(FakeServer):
 
     def access_token(self, req, m):
         data = req.json() or {}
+        if data.get("grant_type") == "refresh_token":
+            if data.get("refresh_token") != "shprt_test":
+                return Response(400, {"error": "invalid_grant"})
+            self.token = "shpat_refreshed"
+            return {
+                "access_token": self.token,
+                "refresh_token": "shprt_test",
+                "expires_in": 3600,
+                "scope": "read_orders",
+            }
         if not data.get("code"):
             return Response(400, {"error": "invalid_request"})
         return {"access_token": self.token, "scope": "read_orders,write_orders,write_inventory"}
