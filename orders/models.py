@@ -146,6 +146,7 @@ class Order(TenantModel):
             models.Index(fields=["merchant", "-priority", "-id"], name="order_m_priority"),
             models.Index(fields=["merchant", "exception_reason", "-id"], name="order_m_exception"),
             models.Index(fields=["status", "-priority", "id"], name="order_status_queue"),
+            models.Index(fields=["merchant", "customer_email", "-id"], name="order_m_email"),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -17,6 +18,7 @@ from fulfil.audit import audit_list
 from fulfil.tenancy import get_for_merchant_or_404
 from orders.models import Order, OrderException, OrderLine, SavedFilter
 
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 FILTER_KEYS = (
     "status",
     "channel",
@@ -80,7 +82,10 @@ def order_filter(*, merchant, filters: dict) -> QuerySet[Order]:
         qs = qs.filter(created_at__lte=before)
     if q := f.get("q"):
         q = str(q).lower()[:100]
-        qs = qs.filter(search_text__contains=q)  # number, external id, names, emails: trigram-indexed
+        # a whole email address: the exact, b-tree indexed lookup; else number, external id, names, emails
+        # through the trigram index
+        lookup = {"customer_email": q} if EMAIL.fullmatch(q) else {"search_text__contains": q}
+        qs = qs.filter(**lookup)
     if customer := f.get("customer"):
         c = str(customer).lower()[:100]
         qs = qs.filter(search_text__contains=c)
