@@ -255,3 +255,37 @@ def test_profile_refuses_bad_values_and_creates_nothing(client, field, value):
     assert response.status_code == 200
     assert "errorlist" in response.content.decode()
     assert Merchant.objects.count() == 0
+
+
+def test_beat_runs_the_outbox_sweeper_every_30_seconds():
+    from fulfil.celery import app
+
+    assert app.conf.beat_schedule["outbox-sweep"] == {"task": "fulfil.tasks.outbox_sweep", "schedule": 30.0}
+    app.loader.import_default_modules()  # what a worker does at start: autodiscover every app's tasks
+    assert "fulfil.tasks.outbox_sweep" in app.tasks
+    for name, entry in app.conf.beat_schedule.items():
+        assert entry["task"] in app.tasks, f"beat entry {name} names an unknown task"
+
+
+@pytest.mark.django_db
+def test_sweep_picks_overdue_pending_events_only():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    old = now - timedelta(minutes=5)
+    lost = OutboxEvent.objects.create(event_type="t", payload={})
+    waiting_retry = OutboxEvent.objects.create(
+        event_type="t", payload={}, next_attempt_at=now + timedelta(minutes=1)
+    )
+    due_retry = OutboxEvent.objects.create(
+        event_type="t", payload={}, next_attempt_at=now - timedelta(seconds=1)
+    )
+    done = OutboxEvent.objects.create(event_type="t", payload={}, status=OutboxEvent.Status.DONE)
+    failed = OutboxEvent.objects.create(event_type="t", payload={}, status=OutboxEvent.Status.FAILED)
+    fresh = OutboxEvent.objects.create(event_type="t", payload={})
+    OutboxEvent.objects.exclude(pk=fresh.pk).update(created_at=old)
+
+    assert outbox.sweep() == [lost.pk, due_retry.pk]
+    assert {waiting_retry.pk, done.pk, failed.pk, fresh.pk}.isdisjoint(outbox.sweep())
