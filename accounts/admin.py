@@ -21,7 +21,7 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal", {"fields": ("first_name", "last_name", "phone", "phone_verified")}),
-        ("Operator", {"fields": ("operator_role",)}),
+        ("Operator", {"fields": ("operator_role", "warehouse_codes")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )

@@ -13,7 +13,16 @@ from accounts.models import ApiKey, Merchant, User
 class MeUserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ["id", "email", "first_name", "last_name", "phone", "phone_verified", "operator_role"]
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "phone",
+            "phone_verified",
+            "operator_role",
+            "warehouse_codes",
+        ]
 
 
 class MeMerchantSerializer(serializers.ModelSerializer):

@@ -26,9 +26,9 @@ DEMO_MERCHANTS = [
     },
 ]
 OPERATOR_USERS = [
-    ("associate@fulfil.example", User.OperatorRole.ASSOCIATE, False),
-    ("manager@fulfil.example", User.OperatorRole.MANAGER, False),
-    ("admin@fulfil.example", User.OperatorRole.OPERATOR_ADMIN, True),
+    ("associate@fulfil.example", User.OperatorRole.ASSOCIATE, False, ["WH1"]),
+    ("manager@fulfil.example", User.OperatorRole.MANAGER, False, ["WH1"]),
+    ("admin@fulfil.example", User.OperatorRole.OPERATOR_ADMIN, True, []),
 ]
 
 
@@ -51,5 +51,5 @@ def load() -> None:
         Membership.objects.get_or_create(
             user=owner, merchant=merchant, defaults={"role": Membership.Role.OWNER}
         )
-    for email, role, superuser in OPERATOR_USERS:
-        _user(email, operator_role=role, is_staff=True, is_superuser=superuser)
+    for email, role, superuser, warehouses in OPERATOR_USERS:
+        _user(email, operator_role=role, is_staff=True, is_superuser=superuser, warehouse_codes=warehouses)

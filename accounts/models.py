@@ -46,6 +46,12 @@ class User(AbstractUser):
     phone = models.CharField(max_length=32, blank=True)
     phone_verified = models.BooleanField(default=False)
     operator_role = models.CharField(max_length=20, choices=OperatorRole.choices, blank=True, default="")
+    warehouse_codes = models.JSONField(
+        "assigned warehouses",
+        default=list,
+        blank=True,
+        help_text='Codes of the warehouses this operator works in, e.g. ["WH1"]. Empty: every warehouse.',
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -58,6 +64,15 @@ class User(AbstractUser):
     @property
     def is_operator(self) -> bool:
         return bool(self.operator_role) or self.is_superuser
+
+    def works_in(self, warehouse_code: str) -> bool:
+        """Operator staff work in the warehouses they are assigned to (all when none are listed); operator
+        admins and superusers everywhere; merchants' people on no warehouse floor."""
+        if not self.is_operator:
+            return False
+        if self.is_superuser or self.operator_role == self.OperatorRole.OPERATOR_ADMIN:
+            return True
+        return not self.warehouse_codes or warehouse_code in self.warehouse_codes
 
     @property
     def is_warehouse_manager(self) -> bool:

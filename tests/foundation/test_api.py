@@ -39,6 +39,7 @@ def test_me_for_a_warehouse_staff_key_has_no_merchant(api_staff, associate):
     body = api_staff.get("/api/v1/me/").json()
     assert (body["merchant"], body["role"], body["is_operator"]) == (None, None, True)
     assert body["user"]["operator_role"] == "associate"
+    assert body["user"]["warehouse_codes"] == []
 
 
 @pytest.mark.parametrize(

@@ -86,5 +86,6 @@ def test_loaddemo_twice_gives_the_documented_logins_once(capsys):
         "manager@fulfil.example": "manager",
         "admin@fulfil.example": "operator_admin",
     }
+    assert User.objects.get(email="associate@fulfil.example").warehouse_codes == ["WH1"]
     admin = User.objects.get(email="admin@fulfil.example")
     assert (admin.is_superuser, admin.is_staff, admin.check_password("fulfil-demo")) == (True, True, True)

@@ -117,3 +117,19 @@ def test_nav_shows_warehouse_to_operators_and_not_to_merchants(client, client_a)
     assert 'href="/app/warehouse/"' not in client_a.get("/app/").content.decode()
     client.force_login(UserFactory(email="m@fulfil.example", operator_role="manager", is_staff=True))
     assert 'href="/app/warehouse/"' in client.get("/app/account/phone/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "superuser", "codes", "expected"),
+    [
+        ("", False, [], {"WH1": False, "WH2": False}),
+        ("associate", False, [], {"WH1": True, "WH2": True}),
+        ("associate", False, ["WH1"], {"WH1": True, "WH2": False}),
+        ("manager", False, ["WH2"], {"WH1": False, "WH2": True}),
+        ("operator_admin", False, ["WH1"], {"WH1": True, "WH2": True}),
+        ("", True, [], {"WH1": True, "WH2": True}),
+    ],
+)
+def test_operators_work_in_their_assigned_warehouses(role, superuser, codes, expected):
+    user = User(email="x@fulfil.example", operator_role=role, is_superuser=superuser, warehouse_codes=codes)
+    assert {code: user.works_in(code) for code in ["WH1", "WH2"]} == expected
