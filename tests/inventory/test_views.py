@@ -169,3 +169,33 @@ def test_csv_exports(client_a, stocked):
     assert "TENT,Tent,WH1,10,3,2,1,4,0,5,0" in inv
     mov = b"".join(client_a.get("/app/inventory/movements/?format=csv").streaming_content).decode()
     assert "receive,TENT,WH1,10" in mov
+
+
+def test_photo_upload(client_a, merchant_a, settings, tmp_path):
+    import io
+
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, format="PNG")
+    photo = SimpleUploadedFile("lamp.png", buf.getvalue(), content_type="image/png")
+    r = client_a.post(
+        "/app/inventory/products/new/",
+        {
+            "sku": "LAMP",
+            "name": "Lamp",
+            "units": "metric",
+            "weight": "90",
+            "weight_unit": "g",
+            "dimension_unit": "cm",
+            "value": "1",
+            "currency": "USD",
+            "photo": photo,
+        },
+    )
+    assert r.status_code == 302
+    p = Product.objects.get(sku="LAMP")
+    assert p.photo.name.startswith("products/")
+    assert (tmp_path / p.photo.name).exists()
+    assert p.photo.url in client_a.get(f"/app/inventory/products/{p.pk}/").content.decode()
