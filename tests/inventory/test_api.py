@@ -132,3 +132,100 @@ def test_schema_is_valid(api_a):
         "/api/v1/inbound-shipments/{shipment_id}/receive/",
     ]:
         assert p in paths
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"sku": "", "name": "x"},
+        {"sku": "A B", "name": "x"},
+        {"sku": "X1", "name": "x", "weight_g": -1},
+        {"sku": "X1", "name": "x", "weight_g": "heavy"},
+        {"sku": "X1", "name": "x", "value": "1e99"},
+        {"sku": "X1", "name": "x", "hazmat": True},
+        {"sku": "X1", "name": "x", "un_class": "3"},
+        {"sku": "X1", "name": "x", "components": [{"sku": "NOPE", "quantity": 1}]},
+        {"sku": "X1", "name": "x", "components": "bad"},
+        {"sku": "X1", "name": "x", "status": "sold"},
+        {"sku": "X1", "name": "x", "country_of_origin": "USA"},
+        {"sku": "X1", "name": "x", "temperature_min_c": 30, "temperature_max_c": 5},
+        ["not", "an", "object"],
+    ],
+)
+def test_bad_product_bodies_are_400_never_500(api_a, merchant_a, body):
+    r = api_a.post("/api/v1/products/", body, format="json")
+    assert r.status_code == 400, r.content
+    assert not Product.objects.filter(merchant=merchant_a).exists()
+
+
+def test_bad_inbound_and_receive_bodies_are_4xx(api_a, api_staff, merchant_a, wh):
+    ProductFactory(merchant=merchant_a, sku="LOT", requires_lot_tracking=True)
+    assert (
+        api_a.post(
+            "/api/v1/inbound-shipments/",
+            {"warehouse": "NOPE", "lines": [{"sku": "LOT", "quantity": 1}]},
+            format="json",
+        ).status_code
+        == 400
+    )
+    assert (
+        api_a.post("/api/v1/inbound-shipments/", {"warehouse": "WH1", "lines": []}, format="json").status_code
+        == 400
+    )
+    assert (
+        api_a.post(
+            "/api/v1/inbound-shipments/",
+            {"warehouse": "WH1", "lines": [{"sku": "X", "quantity": 1}]},
+            format="json",
+        ).status_code
+        == 400
+    )
+    r = api_a.post(
+        "/api/v1/inbound-shipments/",
+        {"warehouse": "WH1", "lines": [{"sku": "LOT", "quantity": 2}]},
+        format="json",
+    )
+    sid = r.json()["id"]
+    no_lot = api_staff.post(
+        f"/api/v1/inbound-shipments/{sid}/receive/", {"lines": [{"sku": "LOT", "quantity": 2}]}, format="json"
+    )
+    assert no_lot.status_code == 409
+    assert "lot" in no_lot.json()["detail"]
+    assert (
+        api_staff.post(
+            f"/api/v1/inbound-shipments/{sid}/receive/",
+            {"lines": [{"sku": "LOT", "quantity": 0}]},
+            format="json",
+        ).status_code
+        == 400
+    )
+    assert (
+        api_staff.post(
+            "/api/v1/inbound-shipments/999999/receive/",
+            {"lines": [{"sku": "LOT", "quantity": 1}]},
+            format="json",
+        ).status_code
+        == 404
+    )
+    ok = api_staff.post(
+        f"/api/v1/inbound-shipments/{sid}/receive/",
+        {"lines": [{"sku": "LOT", "quantity": 2, "lot": "L1", "expires_on": "2030-01-01"}]},
+        format="json",
+    )
+    assert ok.status_code == 200
+    again = api_staff.post(
+        f"/api/v1/inbound-shipments/{sid}/receive/",
+        {"lines": [{"sku": "LOT", "quantity": 1, "lot": "L1"}]},
+        format="json",
+    )
+    assert again.status_code == 409  # already received
+
+
+def test_idempotent_product_create(api_a, merchant_a):
+    body = {"sku": "IDEM", "name": "Once"}
+    first = api_a.post("/api/v1/products/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    second = api_a.post("/api/v1/products/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second["Idempotent-Replayed"] == "true"
+    assert Product.objects.filter(merchant=merchant_a, sku="IDEM").count() == 1
