@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import api_client_for
-from tests.isolation import NOT_TENANT_SCOPED, all_cases
+from tests.isolation import NOT_TENANT_SCOPED, STAFF_ONLY, all_cases
 
 CASES = all_cases()
 IDS = [c.name for c in CASES]
@@ -75,5 +75,11 @@ def test_every_api_list_has_an_isolation_case():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     lists = {path for path, ops in schema["paths"].items() if "get" in ops and "{" not in path}
     covered = {url.split("?")[0] for case in CASES for url in case.api_lists}
-    missing = sorted(lists - covered - set(NOT_TENANT_SCOPED))
+    missing = sorted(lists - covered - set(NOT_TENANT_SCOPED) - set(STAFF_ONLY))
     assert missing == [], f"add tests/isolation cases for {missing}"
+
+
+@pytest.mark.parametrize("url", sorted(STAFF_ONLY))
+def test_staff_only_lists_refuse_merchant_keys(url, api_a, api_staff):
+    assert api_a.get(url).status_code == 403
+    assert api_staff.get(url).status_code == 200

@@ -33,6 +33,10 @@ class Case:
 NOT_TENANT_SCOPED: dict[str, str] = {
     "/api/v1/me/": "describes the caller's own key, user and membership only",
 }
+# API lists for warehouse staff keys only: a merchant key gets 403 (checked by the isolation test).
+STAFF_ONLY: dict[str, str] = {
+    "/api/v1/waves/": "the operator's pick waves span merchants",
+}
 
 
 def all_cases() -> list[Case]:
