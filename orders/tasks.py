@@ -23,6 +23,19 @@ def order_process(self, *, order_id: int) -> str:
     return order.status if order else "missing"
 
 
+@shared_task(bind=True, acks_late=True, time_limit=300, max_retries=5)
+def orders_process_batch(self, *, order_ids: list[int]) -> int:
+    from django.db import OperationalError
+
+    from orders.services import batch
+
+    try:
+        with audit_context(WORKER):
+            return batch.orders_process_batch(order_ids=order_ids)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
 @shared_task(acks_late=True, time_limit=60)
 def order_notify(*, order_id: int, moment: str) -> bool:
     from orders.services.notifications import order_notify as notify

@@ -8,6 +8,7 @@
   ``order_set_priority``, ``order_request_intercept``, ``order_retry``, ``sku_mapping_create``
 """
 
+from orders.services.batch import order_import_many, orders_process_batch
 from orders.services.bulk import orders_bulk
 from orders.services.changes import (
     order_cancel,
@@ -42,6 +43,7 @@ __all__ = [
     "order_change_service",
     "order_hold",
     "order_import",
+    "order_import_many",
     "order_mark_delivered",
     "order_mark_packed",
     "order_mark_shipped",
@@ -54,6 +56,7 @@ __all__ = [
     "order_unhold",
     "order_validate",
     "orders_bulk",
+    "orders_process_batch",
     "reconcile_allocation",
     "sku_mapping_create",
 ]

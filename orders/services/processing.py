@@ -16,7 +16,7 @@ from fulfil.audit import audit_record
 from orders import routing
 from orders.models import Order, OrderException, OrderLine, OrderSettings, SkuMapping
 from orders.models import OrderStatus as S
-from orders.services import stock
+from orders.services import stock, unit
 from orders.services.importing import address_problems
 from orders.services.workflow import check, fully_allocated, lock_order, set_status
 
@@ -47,8 +47,14 @@ def _send(*, order_id: int, priority: int) -> None:
 
 
 def settings_for(merchant_id: int) -> OrderSettings:
+    batch = unit.current()
+    if batch is not None and merchant_id in batch.settings:
+        return batch.settings[merchant_id]
     found = OrderSettings.objects.filter(merchant_id=merchant_id).first()
-    return found or OrderSettings(merchant_id=merchant_id)
+    found = found or OrderSettings(merchant_id=merchant_id)
+    if batch is not None:
+        batch.settings[merchant_id] = found
+    return found
 
 
 def order_process(*, order_id: int) -> Order | None:
@@ -92,7 +98,13 @@ def resolve_products(*, merchant_id: int, channel: str, skus: set[str]) -> dict[
     """SKU (as the channel sent it) → active inventory Product, through SKU mappings when needed."""
     from inventory.models import Product
 
-    found = {p.sku: p for p in Product.objects.filter(merchant_id=merchant_id, sku__in=skus)}
+    batch = unit.current()
+    if batch is not None and batch.products is not None:
+        found = {
+            sku: batch.products[(merchant_id, sku)] for sku in skus if (merchant_id, sku) in batch.products
+        }
+    else:
+        found = {p.sku: p for p in Product.objects.filter(merchant_id=merchant_id, sku__in=skus)}
     missing = skus - set(found)
     if missing:
         mappings = SkuMapping.objects.filter(
@@ -170,7 +182,11 @@ def _validate_locked(locked: Order, lines: list[OrderLine]) -> None:
                     )
                 )
     if relinked:
-        OrderLine.objects.bulk_update(relinked, ["product"])
+        batch = unit.current()
+        if batch is not None:
+            batch.save_lines(relinked, ["product"])
+        else:
+            OrderLine.objects.bulk_update(relinked, ["product"])
     if locked.status == S.EXCEPTION or locked.exception_reason:
         OrderException.objects.filter(
             order=locked, resolved_at__isnull=True, reason__in=BLOCKING_REASONS
@@ -226,17 +242,28 @@ def _validate_locked(locked: Order, lines: list[OrderLine]) -> None:
 def _warehouses_for(merchant_id: int):
     from inventory.models import Warehouse
 
-    return list(Warehouse.objects.visible_to(merchant_id).filter(is_active=True).order_by("code"))
+    batch = unit.current()
+    if batch is not None and merchant_id in batch.warehouses:
+        return batch.warehouses[merchant_id]
+    found = list(Warehouse.objects.visible_to(merchant_id).filter(is_active=True).order_by("code"))
+    if batch is not None:
+        batch.warehouses[merchant_id] = found
+    return found
 
 
 def _stock_for(merchant_id: int, product_ids: set[int], warehouse_ids: list[int]):
-    """available and inbound per (product, warehouse), one query."""
+    """available and inbound per (product, warehouse), one query (once per batch in the batch path)."""
     from inventory.models import StockLevel
 
+    batch = unit.current()
+    if batch is not None and merchant_id in batch.stock:
+        return batch.stock[merchant_id]
     stock, inbound = {}, {}
-    levels = StockLevel.objects.filter(
-        merchant_id=merchant_id, product_id__in=product_ids, warehouse_id__in=warehouse_ids
-    )
+    levels = StockLevel.objects.filter(merchant_id=merchant_id, warehouse_id__in=warehouse_ids)
+    if batch is None:
+        levels = levels.filter(product_id__in=product_ids)
+    else:
+        batch.stock[merchant_id] = (stock, inbound)
     for level in levels:
         stock[(level.product_id, level.warehouse_id)] = level.available
         if level.inbound:
@@ -354,6 +381,7 @@ def allocate_lines(
     by_id = {line.pk: line for line in lines}
     rows: list[OrderLineAllocation] = []
     totals: dict[int, int] = {}
+    batch = unit.current()
     for line_id, parts in plan.assignments.items():
         line = by_id[line_id]
         for wh_id, qty in parts:
@@ -367,6 +395,8 @@ def allocate_lines(
                 requested_at=order.placed_at,
             )
             got = alloc.allocated
+            if batch is not None:
+                batch.took(order.merchant_id, line.product_id, wh_id, got)
             rows.append(
                 OrderLineAllocation(
                     line=line,
@@ -378,6 +408,22 @@ def allocate_lines(
             )
             totals[line_id] = totals.get(line_id, 0) + got
     routed = [by_id[i] for i in plan.assignments]
+    for line in routed:
+        line.allocated_quantity = min(totals.get(line.pk, 0), line.open_quantity)
+        line.backordered_quantity = max(0, line.open_quantity - line.allocated_quantity)
+    order.routing = plan.explanation
+    order.estimated_shipping = plan.cost
+    order.estimated_zone = plan.zone
+    order.promised_delivery = plan.promised
+    order.is_split = plan.is_split
+    if batch is not None:
+        batch.allocation_lines.update(line.pk for line in routed)
+        batch.allocation_rows.extend(rows)
+        batch.save_lines(routed, ["allocated_quantity", "backordered_quantity"])
+        batch.save_order(
+            order, ["routing", "estimated_shipping", "estimated_zone", "promised_delivery", "is_split"]
+        )
+        return
     OrderLineAllocation.objects.filter(line__in=routed).exclude(
         warehouse_id__in={r.warehouse_id for r in rows}
     ).delete()
@@ -387,15 +433,7 @@ def allocate_lines(
         unique_fields=["line", "warehouse"],
         update_fields=["requested", "allocated", "warehouse_code"],
     )
-    for line in routed:
-        line.allocated_quantity = min(totals.get(line.pk, 0), line.open_quantity)
-        line.backordered_quantity = max(0, line.open_quantity - line.allocated_quantity)
     OrderLine.objects.bulk_update(routed, ["allocated_quantity", "backordered_quantity"])
-    order.routing = plan.explanation
-    order.estimated_shipping = plan.cost
-    order.estimated_zone = plan.zone
-    order.promised_delivery = plan.promised
-    order.is_split = plan.is_split
     order.save(
         update_fields=[
             "routing",

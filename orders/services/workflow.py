@@ -96,6 +96,28 @@ def set_status(order: Order, to: str, *, action: str, message: str = "", extra: 
         for k, v in extra.items():
             setattr(order, k, v)
             fields.append(k)
+    from orders.services import unit
+
+    batch = unit.current()
+    if batch is not None:  # the batch path writes these in bulk before commit
+        order.updated_at = now
+        batch.save_order(order, fields)
+        batch.audit(
+            obj_id=order.pk,
+            action=f"order.{action}",
+            merchant_id=order.merchant_id,
+            before={"status": before},
+            after={"status": to},
+            message=message,
+        )
+        batch.emit(
+            "order.status_changed",
+            {"order_id": order.pk, "merchant_id": order.merchant_id, "from": before, "to": to},
+            merchant_id=order.merchant_id,
+        )
+        if to in (S.RELEASED, S.BACKORDERED, S.CANCELLED, S.SHIPPED):
+            batch.notifications.append((order, to))
+        return
     order.save(update_fields=fields)
     audit_record(
         obj_type="order",

@@ -1,0 +1,205 @@
+"""The batch import path: many canonical orders in one transaction, then processed in batches (one Celery
+task per chunk). Same rules, same states, same audit entries and events as ``order_import`` /
+``order_process`` one by one — the batch only shares reads and writes in bulk (see ``unit``). Used by CSV
+confirmation and by connectors' backfills; a batch that meets anything unexpected falls back to one order at
+a time."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.db import IntegrityError, transaction
+
+from orders.canonical import CanonicalOrder
+from orders.exceptions import InvalidOrder
+from orders.models import Order, OrderLine
+from orders.models import OrderStatus as S
+from orders.services import unit
+from orders.services.importing import (
+    _apply_update,
+    _line_objects,
+    _order_fields,
+    canonical_hash,
+    normalise,
+    order_import,
+)
+
+log = logging.getLogger(__name__)
+CHUNK = 100
+
+
+def order_import_many(*, merchant, orders: list[CanonicalOrder]) -> list[tuple[Order | None, bool, dict]]:
+    """Import many orders; returns ``(order, created, errors)`` per input, in order. Idempotent like
+    ``order_import``; validation, routing and allocation run after commit in batch tasks."""
+    results: list[tuple[Order | None, bool, dict]] = []
+    for start in range(0, len(orders), CHUNK):
+        results.extend(_import_chunk(merchant, orders[start : start + CHUNK]))
+    return results
+
+
+def _import_chunk(merchant, chunk: list[CanonicalOrder]) -> list[tuple[Order | None, bool, dict]]:
+    prepared = []
+    for order in chunk:
+        cleaned, errors = normalise(order)
+        prepared.append((cleaned, errors))
+    try:
+        with transaction.atomic():
+            return _import_prepared(merchant, prepared)
+    except IntegrityError:
+        # a concurrent delivery inserted one of these first: do them one by one (each is race-safe)
+        results = []
+        for cleaned, errors in prepared:
+            if errors:
+                results.append((None, False, errors))
+                continue
+            order, created = order_import(merchant=merchant, order=cleaned)
+            results.append((order, created, {}))
+        return results
+
+
+def _import_prepared(merchant, prepared) -> list[tuple[Order | None, bool, dict]]:
+    valid = [c for c, e in prepared if not e]
+    existing = {
+        (o.channel, o.external_id): o
+        for o in Order.objects.select_for_update()
+        .filter(merchant=merchant, external_id__in=[c.external_id for c in valid])
+        .order_by("pk")
+    }
+    fresh: dict[tuple[str, str], tuple[CanonicalOrder, Order]] = {}
+    for cleaned in valid:
+        key = (cleaned.channel, cleaned.external_id)
+        if key not in existing and key not in fresh:
+            fresh[key] = (
+                cleaned,
+                Order(
+                    merchant=merchant,
+                    channel=cleaned.channel,
+                    external_id=cleaned.external_id,
+                    source_hash=canonical_hash(cleaned),
+                    **_order_fields(cleaned),
+                ),
+            )
+    with transaction.atomic():
+        created = Order.objects.bulk_create([o for _, o in fresh.values()])
+    lines = []
+    for (cleaned, _), order in zip(fresh.values(), created, strict=True):
+        lines.extend(_line_objects(order, cleaned.lines))
+    OrderLine.objects.bulk_create(lines)
+    urgent, normal, cancelled = [], [], []
+    with unit.batch() as b:
+        for (cleaned, _), order in zip(fresh.values(), created, strict=True):
+            b.audit(
+                obj_id=order.pk,
+                action="order.imported",
+                merchant_id=merchant.pk,
+                after={"channel": order.channel, "external_id": order.external_id, "status": "new"},
+            )
+            b.emit(
+                "order.created",
+                {"order_id": order.pk, "merchant_id": merchant.pk, "channel": order.channel},
+                merchant_id=merchant.pk,
+            )
+            if cleaned.status == "cancelled":
+                cancelled.append(order)
+            else:
+                (urgent if order.priority >= 50 else normal).append(order.pk)
+    from orders.services.changes import order_cancel
+
+    for order in cancelled:
+        order_cancel(order=order, reason="cancelled on the channel")
+    results: list[tuple[Order | None, bool, dict]] = []
+    done: set[tuple[str, str]] = set()
+    by_key = {key: order for key, order in zip(fresh, created, strict=True)}
+    for cleaned, errors in prepared:
+        if errors:
+            results.append((None, False, errors))
+            continue
+        key = (cleaned.channel, cleaned.external_id)
+        if key in by_key and key not in done:
+            done.add(key)
+            results.append((by_key[key], True, {}))
+        else:
+            current = existing.get(key) or by_key[key]
+            results.append((_apply_update(current, cleaned, canonical_hash(cleaned)), False, {}))
+    for ids, broker_priority in ((urgent, 0), (normal, 6)):
+        if ids:
+            transaction.on_commit(partial(_send, order_ids=ids, broker_priority=broker_priority))
+    return results
+
+
+def _send(*, order_ids: list[int], broker_priority: int) -> None:
+    from orders.tasks import orders_process_batch
+
+    try:
+        orders_process_batch.apply_async(kwargs={"order_ids": order_ids}, priority=broker_priority)
+    except Exception:  # broker down: the sweeper re-queues orders stuck in 'new'
+        log.warning("orders: could not enqueue a batch of %s orders", len(order_ids), exc_info=True)
+
+
+def orders_process_batch(*, order_ids: list[int]) -> int:
+    """Process many orders (validate → route and allocate → release) in one transaction; expedited first.
+    On any error the batch is rolled back and the orders are processed one by one."""
+    from orders.services.processing import order_process
+
+    try:
+        with transaction.atomic():
+            n = _process_batch(order_ids)
+        return n
+    except Exception:
+        log.warning("orders: batch of %s failed; processing one by one", len(order_ids), exc_info=True)
+        for order_id in order_ids:
+            order_process(order_id=order_id)
+        return len(order_ids)
+
+
+def _process_batch(order_ids: list[int]) -> int:
+    from inventory.models import Product, StockLevel
+    from orders.services.processing import _allocate_locked, _validate_locked, _warehouses_for, settings_for
+    from orders.services.workflow import set_status
+
+    with unit.batch() as b:
+        orders = list(Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk"))
+        orders.sort(key=lambda o: (-o.priority, o.pk))
+        lines_by_order: dict[int, list[OrderLine]] = {}
+        for line in OrderLine.objects.filter(order__in=orders).select_related("product").order_by("pk"):
+            lines_by_order.setdefault(line.order_id, []).append(line)
+        merchants = {o.merchant_id for o in orders}
+        skus = {(o.merchant_id, ln.sku) for o in orders for ln in lines_by_order.get(o.pk, [])}
+        b.products = {
+            (p.merchant_id, p.sku): p
+            for p in Product.objects.filter(merchant_id__in=merchants, sku__in={s for _, s in skus})
+            if (p.merchant_id, p.sku) in skus
+        }
+        for merchant_id in merchants:
+            warehouses = _warehouses_for(merchant_id)
+            product_ids = {p.pk for (m, _), p in b.products.items() if m == merchant_id}
+            available, inbound = {}, {}
+            for level in StockLevel.objects.filter(
+                merchant_id=merchant_id,
+                product_id__in=product_ids,
+                warehouse_id__in=[w.pk for w in warehouses],
+            ):
+                available[(level.product_id, level.warehouse_id)] = level.available
+                if level.inbound:
+                    inbound[(level.product_id, level.warehouse_id)] = (level.inbound, 3)
+            b.stock[merchant_id] = (available, inbound)
+        for order in orders:
+            if order.status not in (S.NEW, S.EXCEPTION, S.VALIDATED, S.ALLOCATED):
+                continue
+            prefs = settings_for(order.merchant_id)
+            lines = lines_by_order.get(order.pk, [])
+            if order.status in (S.NEW, S.EXCEPTION):
+                _validate_locked(order, lines)
+            if order.status == S.VALIDATED:
+                _allocate_locked(order, lines, prefs)
+            if (
+                order.status == S.ALLOCATED
+                and prefs.auto_release
+                and all(line.allocated_quantity >= line.open_quantity for line in lines)
+            ):
+                set_status(order, S.RELEASED, action="release")
+    return len(orders)
+
+
+__all__ = ["InvalidOrder", "order_import_many", "orders_process_batch"]

@@ -1,0 +1,122 @@
+"""A unit of work for processing many orders in one transaction (the batch import path).
+
+While ``batch()`` is open, the services keep working exactly as for one order, but the writes that are the
+same for every order — the order's own fields, its lines' counters, the per-warehouse mirror rows, the audit
+entries, the outbox events — are collected and written in bulk by ``flush()`` before the transaction
+commits; reads that are the same for every order (products, warehouses, stock levels, settings) are done
+once. Reservations still go one by one through inventory's ``stock_reserve``, which decides under its own
+locks; the batch only remembers what it took so later orders route on current figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+
+from django.db import transaction
+
+from fulfil.audit import _jsonable, current_actor
+from fulfil.middleware import current_request_id
+from fulfil.models import AuditEntry, OutboxEvent
+
+_current: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("orders_batch", default=None)
+
+
+@dataclass
+class Batch:
+    orders: dict[int, object] = field(default_factory=dict)  # pk -> Order
+    order_fields: dict[int, set[str]] = field(default_factory=dict)
+    lines: dict[int, object] = field(default_factory=dict)  # pk -> OrderLine
+    line_fields: set[str] = field(default_factory=set)
+    allocation_rows: list = field(default_factory=list)
+    allocation_lines: set[int] = field(default_factory=set)
+    audits: list[AuditEntry] = field(default_factory=list)
+    events: list[OutboxEvent] = field(default_factory=list)
+    notifications: list[tuple[object, str]] = field(default_factory=list)
+    products: dict[tuple[int, str], object] | None = None  # (merchant, sku) -> Product, prefetched
+    warehouses: dict[int, list] = field(default_factory=dict)  # merchant -> warehouses
+    stock: dict[int, tuple[dict, dict]] = field(default_factory=dict)  # merchant -> (available, inbound)
+    settings: dict[int, object] = field(default_factory=dict)
+
+    def save_order(self, order, fields) -> None:
+        self.orders[order.pk] = order
+        self.order_fields.setdefault(order.pk, set()).update(fields)
+
+    def save_lines(self, lines, fields) -> None:
+        for line in lines:
+            self.lines[line.pk] = line
+        self.line_fields.update(fields)
+
+    def audit(self, *, obj_id, action: str, merchant_id, before=None, after=None, message: str = "") -> None:
+        actor = current_actor()
+        self.audits.append(
+            AuditEntry(
+                merchant_id=merchant_id,
+                actor_id=actor.user_id,
+                actor_label=actor.label,
+                source=actor.source,
+                object_type="order",
+                object_id=str(obj_id),
+                action=action,
+                before=_jsonable(before or {}),
+                after=_jsonable(after or {}),
+                message=message,
+                request_id=current_request_id(),
+            )
+        )
+
+    def emit(self, event_type: str, payload: dict, *, merchant_id) -> None:
+        self.events.append(OutboxEvent(event_type=event_type, payload=payload, merchant_id=merchant_id))
+
+    def took(self, merchant_id: int, product_id: int, warehouse_id: int, quantity: int) -> None:
+        available = self.stock.get(merchant_id, ({}, {}))[0]
+        key = (product_id, warehouse_id)
+        if key in available:
+            available[key] = max(0, available[key] - quantity)
+
+    def flush(self) -> None:
+        from orders.models import Order, OrderLine, OrderLineAllocation
+        from orders.services.notifications import queue_notification
+
+        by_fields: dict[frozenset, list] = {}
+        for pk, fields in self.order_fields.items():
+            by_fields.setdefault(frozenset(fields | {"updated_at"}), []).append(self.orders[pk])
+        for fields, orders in by_fields.items():
+            Order.objects.bulk_update(orders, sorted(fields))
+        if self.lines and self.line_fields:
+            OrderLine.objects.bulk_update(list(self.lines.values()), sorted(self.line_fields))
+        if self.allocation_lines:
+            OrderLineAllocation.objects.filter(line_id__in=self.allocation_lines).delete()
+        if self.allocation_rows:
+            OrderLineAllocation.objects.bulk_create(self.allocation_rows)
+        if self.audits:
+            AuditEntry.objects.bulk_create(self.audits)
+        if self.events:
+            from fulfil import outbox
+
+            for event in OutboxEvent.objects.bulk_create(self.events):
+                transaction.on_commit(partial(outbox._enqueue, event_id=event.pk))
+        for order, moment in self.notifications:
+            queue_notification(order=order, moment=moment)
+        self.__init__()  # everything written; the batch can go on
+
+
+def current() -> Batch | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[Batch]:
+    """Open a unit of work inside a transaction; flushed when the block ends without error."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("orders.services.unit.batch() must run inside transaction.atomic()")
+    unit = Batch()
+    token = _current.set(unit)
+    try:
+        yield unit
+        unit.flush()
+    finally:
+        _current.reset(token)
