@@ -485,8 +485,11 @@ class ChannelAllocationRule(TenantModel):
     class Meta:
         ordering = ["channel", "product_id"]
         constraints = [
+            models.UniqueConstraint(fields=["merchant", "channel", "product"], name="channel_rule_unique"),
             models.UniqueConstraint(
-                fields=["merchant", "channel", "product"], name="channel_rule_unique", nulls_distinct=False
+                fields=["merchant", "channel"],
+                condition=Q(product__isnull=True),
+                name="channel_rule_default_unique",
             ),
             models.CheckConstraint(condition=Q(share_percent__lte=100), name="channel_rule_share_lte_100"),
         ]
