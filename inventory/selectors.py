@@ -456,3 +456,38 @@ def trend_svg_points(
         "first": series[0][0],
         "last": series[-1][0],
     }
+
+
+@dataclass(frozen=True)
+class ReorderSuggestion:
+    daily_demand: float  # units shipped per day, last 30 days
+    cover_days: int
+    suggested: int  # units to send now
+
+
+def reorder_suggestion(
+    *, merchant, product: Product, cover_days: int = 30, window_days: int = 30
+) -> ReorderSuggestion:
+    """How many units to send so that, at the last 30 days' shipping rate, stock covers ``cover_days`` plus
+    the alert threshold — counting what is already available and inbound."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    mid = _mid(merchant)
+    since = timezone.now() - timedelta(days=window_days)
+    shipped = (
+        StockMovement.objects.filter(
+            merchant_id=mid, product=product, type=StockMovement.Type.SHIP, created_at__gte=since
+        ).aggregate(n=Sum("quantity"))["n"]
+        or 0
+    )
+    daily = shipped / window_days
+    inbound = (
+        StockLevel.objects.filter(merchant_id=mid, product=product).aggregate(n=Sum("inbound"))["n"] or 0
+    )
+    target = round(daily * cover_days) + (product.low_stock_threshold or 0)
+    have = stock_available(merchant=mid, product=product) + inbound
+    return ReorderSuggestion(
+        daily_demand=round(daily, 2), cover_days=cover_days, suggested=max(0, target - have)
+    )

@@ -275,7 +275,10 @@ def inventory_home(request):
         "warehouse": g.get("warehouse", ""),
         "low": g.get("low") == "1",
         "warehouses": selectors.warehouse_list(merchant=request.merchant),
-        "alerts": selectors.low_stock_alerts(merchant=request.merchant)[:20],
+        "alerts": [
+            (a, selectors.reorder_suggestion(merchant=request.merchant, product=a.product))
+            for a in selectors.low_stock_alerts(merchant=request.merchant)[:20]
+        ],
         "totals": selectors.stock_totals(merchant=request.merchant),
         "trend": selectors.trend_svg_points(selectors.stock_trend(merchant=request.merchant)),
     }

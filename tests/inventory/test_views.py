@@ -199,3 +199,14 @@ def test_photo_upload(client_a, merchant_a, settings, tmp_path):
     assert p.photo.name.startswith("products/")
     assert (tmp_path / p.photo.name).exists()
     assert p.photo.url in client_a.get(f"/app/inventory/products/{p.pk}/").content.decode()
+
+
+def test_low_stock_list_recommends_a_reorder_quantity(client_a, merchant_a):
+    wh = WarehouseFactory(code="WH1")
+    p = ProductFactory(merchant=merchant_a, sku="FAST", low_stock_threshold=12)
+    services.stock_receive(merchant=merchant_a, product=p, warehouse=wh, quantity=40)
+    services.stock_reserve(merchant=merchant_a, product=p, warehouse=wh, quantity=30, reference="big")
+    services.stock_ship(merchant=merchant_a, reference="big")  # 30 shipped in 30 days: 1 a day
+    html = client_a.get("/app/inventory/").content.decode()
+    # target 30 days × 1 + threshold 12 = 42; have 10 available → reorder 32
+    assert "Reorder 32" in html
