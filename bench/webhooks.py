@@ -186,31 +186,37 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         procs.append(web)
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "fulfil",
-                "worker",
-                "-l",
-                "warning",
-                "-c",
-                os.environ.get("BENCH_CELERY_CONCURRENCY", "2"),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"bench-{port}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(worker)
+
+        def start_worker():
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "fulfil",
+                    "worker",
+                    "-l",
+                    "warning",
+                    "-c",
+                    os.environ.get("BENCH_CELERY_CONCURRENCY", "2"),
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-n",
+                    f"bench-{port}@%h",
+                ],
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            procs.append(worker)
+
+        intake_only = os.environ.get("BENCH_WORKER_AFTER") == "1"  # measure the accept path alone
+        if not intake_only:
+            start_worker()
         for _ in range(100):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -244,6 +250,8 @@ def main() -> None:
         for c in clients:
             c.join()
         load_end = time.time()
+        if intake_only:
+            start_worker()
         elapsed = load_end - started
 
         accepted = [r for r in results if r[2] == 200]
@@ -265,6 +273,9 @@ def main() -> None:
         emit(
             {
                 "bench": "webhooks",
+                "mode": "intake only (worker started after the load)"
+                if intake_only
+                else "intake + processing",
                 "seconds": round(elapsed, 1),
                 "requests": len(results),
                 "accepted_per_s": round(len(accepted) / elapsed, 1),
