@@ -20,13 +20,11 @@ def on_order_shipped(event) -> None:
 
 @outbox.handles("order.cancelled")
 def on_order_cancelled(event) -> None:
-    services.order_cancelled(order_id=event.payload["order_id"])
+    payload = event.payload
+    services.order_cancelled(
+        order_id=payload["order_id"], reason=payload.get("reason") or "", partial=bool(payload.get("lines"))
+    )
 
 
-@outbox.handles("order.status_changed")
-def on_order_status_changed(event) -> None:
-    to = event.payload.get("to")
-    if to == "shipped":
-        services.order_shipped(order_id=event.payload["order_id"], shipment_id=None)
-    elif to == "cancelled":
-        services.order_cancelled(order_id=event.payload["order_id"])
+# order.status_changed is not needed: the two statuses a channel hears about (shipped, cancelled) arrive as their
+# own events, with the shipment and the reason (so a channel's own cancellation is not echoed back to it).

@@ -977,10 +977,27 @@ def order_shipped(*, order_id: int, shipment_id: int | None = None) -> int | Non
     )
 
 
-def order_cancelled(*, order_id: int) -> int | None:
+CHANNEL_ORIGIN = "on the channel"  # the reasons we (and orders' import) give when the channel cancelled
+
+
+def order_cancelled(*, order_id: int, reason: str = "", partial: bool = False) -> int | None:
+    """Outbox reaction to ``order.cancelled``: tell the channel — unless the cancellation came from the
+    channel itself (no echo), or only some lines were cancelled (logged for a person; platforms differ)."""
     order = ports.order_get(order_id=order_id)
     conn = _order_connection(order)
     if conn is None or not order.external_id:
+        return None
+    if CHANNEL_ORIGIN in (reason or ""):
+        return None
+    if partial:
+        event_log(
+            connection=conn,
+            direction="out",
+            kind="push cancellation",
+            outcome=E.IGNORED,
+            message=f"order {order.external_id}: some lines cancelled in Fulfil — adjust it on the channel",
+            reference=f"cancellation:{order_id}",
+        )
         return None
     return push_schedule(
         connection=conn,

@@ -352,3 +352,15 @@ def test_api_lists_connections_and_health_for_the_owner_only(api_a, api_b, shopi
 def test_api_schema_lists_channel_endpoints(api_a):
     schema = api_a.get("/api/v1/schema/?format=json").json()
     assert "/api/v1/channels/{id}/health/" in schema["paths"]
+
+
+def test_cancellation_from_the_channel_is_not_echoed_back(shopify_conn, shopify_secret):
+    from integrations.shopify.mapper import order_from_shopify
+    from tests.channels.fakes.shopify import make_order as shopify_order
+
+    order, _, _ = services.channel_order_ingest(
+        connection=shopify_conn, order=order_from_shopify(shopify_order(71))
+    )
+    assert services.order_cancelled(order_id=order.pk, reason="cancelled on the channel") is None
+    push_id = services.order_cancelled(order_id=order.pk, reason="Cancelled by the merchant in Fulfil")
+    assert ChannelPush.objects.get(pk=push_id).key == f"cancellation:{order.pk}"
