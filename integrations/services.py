@@ -879,17 +879,36 @@ RETURNING id
 """
 
 
+_INSERT_PUSH_ONCE = """
+INSERT INTO integrations_channelpush
+    (merchant_id, connection_id, kind, key, payload, status, attempts, last_error, created_at, updated_at)
+VALUES (%s, %s, %s, %s, %s, 'pending', 0, '', %s, %s)
+ON CONFLICT (connection_id, key) DO NOTHING
+RETURNING id
+"""
+
+
 def push_schedule(*, connection: ChannelConnection, kind: str, key: str, payload: dict) -> int | None:
-    """Queue an outbound change; repeated changes of one key while pending coalesce into one push."""
+    """Queue an outbound change. Stock pushes coalesce: a change while one is pending is the same push, a
+    change after it was sent queues it again (the latest figure is read at send time). Fulfillments and
+    cancellations are sent once per key: a re-delivered event does not fulfil twice."""
     now = timezone.now()
+    once = kind != ChannelPush.Kind.INVENTORY
     if db.vendor == "postgresql":
         with db.cursor() as cur:
             cur.execute(
-                _UPSERT_PUSH,
+                _INSERT_PUSH_ONCE if once else _UPSERT_PUSH,
                 [connection.merchant_id, connection.pk, kind, key, json.dumps(payload), now, now],
             )
             row = cur.fetchone()
             push_id = row[0] if row else None
+    elif once:
+        push, created = ChannelPush.objects.get_or_create(
+            connection=connection,
+            key=key,
+            defaults={"merchant_id": connection.merchant_id, "kind": kind, "payload": payload},
+        )
+        push_id = push.pk if created else None
     else:
         push, _ = ChannelPush.objects.update_or_create(
             connection=connection,
@@ -1016,7 +1035,7 @@ def _tracking_for(order, shipment_id) -> tuple[Tracking, list[FulfillmentLine]]:
     tracking = Tracking(
         carrier=str(getattr(shipment, "carrier", "") or ""),
         number=str(getattr(shipment, "tracking_number", "") or ""),
-        url=str(getattr(shipment, "tracking_url", "") or ""),
+        url=str(getattr(shipment, "public_tracking_url", "") or getattr(shipment, "tracking_url", "") or ""),
         service=str(getattr(shipment, "service", "") or ""),
     )
     lines = [

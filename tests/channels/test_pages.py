@@ -364,3 +364,29 @@ def test_cancellation_from_the_channel_is_not_echoed_back(shopify_conn, shopify_
     assert services.order_cancelled(order_id=order.pk, reason="cancelled on the channel") is None
     push_id = services.order_cancelled(order_id=order.pk, reason="Cancelled by the merchant in Fulfil")
     assert ChannelPush.objects.get(pk=push_id).key == f"cancellation:{order.pk}"
+
+
+def test_shipped_order_pushes_fulfillment_with_the_shipments_tracking(shopify_conn, fake_shopify):
+    from integrations.carriers.models import Shipment
+    from integrations.shopify.mapper import order_from_shopify
+    from tests.channels.fakes.shopify import make_order as shopify_order
+
+    raw = fake_shopify.add_order(shopify_order(81, quantity=2))
+    order, _, _ = services.channel_order_ingest(connection=shopify_conn, order=order_from_shopify(raw))
+    shipment = Shipment.objects.create(
+        merchant=shopify_conn.merchant,
+        order=order,
+        carrier="ups",
+        service="Ground",
+        idempotency_key="t-81",
+        tracking_number="1Z81",
+        public_tracking_url="https://track.example/1Z81",
+    )
+    push_id = services.order_shipped(order_id=order.pk, shipment_id=shipment.pk)
+    assert services.push_send(push_id=push_id) == "done"
+    sent = fake_shopify.fulfillments[0]
+    assert sent["tracking_info"] == {"company": "ups", "number": "1Z81", "url": "https://track.example/1Z81"}
+    assert sent["line_items_by_fulfillment_order"][0]["fulfillment_order_line_items"][0]["quantity"] == 2
+    # The same shipment event again (a retried outbox handler) sends nothing new.
+    assert services.order_shipped(order_id=order.pk, shipment_id=shipment.pk) is None
+    assert len(fake_shopify.fulfillments) == 1
