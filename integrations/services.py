@@ -471,7 +471,9 @@ def inbox_process(*, inbox_id: int, connector=None) -> str:
 def _inbox_failed(row: WebhookInbox, conn: ChannelConnection, exc: Exception) -> str:
     row.attempts += 1
     row.last_error = f"{type(exc).__name__}: {exc}"[:5000]
-    retryable = not isinstance(exc, RejectedProviderError)
+    from orders.exceptions import InvalidOrder
+
+    retryable = not isinstance(exc, RejectedProviderError | InvalidOrder | ValueError | KeyError)
     if retryable and row.attempts < MAX_ATTEMPTS:
         row.status = WebhookInbox.Status.FAILED
         row.next_attempt_at = ratelimit.until(

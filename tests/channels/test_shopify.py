@@ -336,3 +336,19 @@ def test_demo_loader_creates_a_test_connection_once(merchant_a):
     demo.load()
     conn = ChannelConnection.objects.get(merchant=merchant_a)
     assert (conn.platform, conn.status) == ("shopify", "test")
+
+
+def test_an_order_that_cannot_be_stored_is_dead_lettered_at_once(shopify_conn, shopify_secret):
+    from integrations.models import DeadLetter
+
+    bad = make_order(66)
+    bad["line_items"][0]["quantity"] = bad["line_items"][0]["fulfillable_quantity"] = 1
+    bad["id"] = ""  # no external id: the order book refuses it
+    body, headers = webhook("orders/create", bad, secret=shopify_secret, shop=shopify_conn.account_id)
+    hook = ShopifyChannel.verify_webhook(headers=headers, body=body, secret=shopify_secret)
+    status = services.inbox_process(
+        inbox_id=services.webhook_accept(platform="shopify", webhook=hook, body=body, headers={})
+    )
+    assert status == "dead"
+    assert DeadLetter.objects.filter(connection=shopify_conn).count() == 1
+    assert Order.objects.count() == 0
