@@ -10,7 +10,8 @@ beyond on hand, per SKU) and ledger drift (``check_inventory``'s recomputation) 
 Celery's broker is the in-memory transport here (no worker runs), so an outbox event costs its INSERT and
 an in-process enqueue, as with a local Redis.
 
-Env: BENCH_SECONDS (default 20), BENCH_WORKERS (16), BENCH_SKUS (1000).
+Env: BENCH_SECONDS (default 20), BENCH_WORKERS (16), BENCH_SKUS (1000), BENCH_HOT_STOCK (20: the five
+hottest SKUs run short; set it high to measure without backorders).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "16"))
 SKUS = int(os.environ.get("BENCH_SKUS", "1000"))
 HOLD = 8
+HOT_STOCK = int(os.environ.get("BENCH_HOT_STOCK", "20"))  # units of each of the 5 hottest SKUs
 ZIPF_S = 1.1
 
 
@@ -111,7 +113,11 @@ def main() -> None:
     for rank, p in enumerate(products):
         # the hottest SKUs run short so backorders and fills happen; the tail has plenty
         stock_receive(
-            merchant=merchant, product=p, warehouse=wh, quantity=20 if rank < 5 else 200, location=shelf
+            merchant=merchant,
+            product=p,
+            warehouse=wh,
+            quantity=HOT_STOCK if rank < 5 else 200,
+            location=shelf,
         )
     ids = [p.pk for p in products]
     connections.close_all()

@@ -1,8 +1,11 @@
 """Postgres fast paths for the two hottest calls, each ONE SQL statement (so, outside a caller's
 transaction, one round trip that commits by itself):
 
-* ``reserve_fast``: the conditional UPDATE of the level (``on_hand >= reserved + held + safety + qty``), the
-  allocation INSERT and the ``available_changed`` outbox rows (the product and every kit containing it).
+* ``reserve_fast``: the level row locked, what is free granted (``LEAST(qty, on_hand − reserved − held −
+  safety)``, the rest counted as backordered), the allocation INSERT and, when units were granted, the
+  ``available_changed`` outbox rows (the product and every kit containing it). Within one statement the
+  ``FOR UPDATE`` read returns the row's latest committed version and the UPDATE applies to that version, so
+  the grant is decided under the row lock, never from a stale read.
 * ``release_fast``: a reference's simple, unpicked, fully allocated allocations closed and their units given
   back — only where no backorder is waiting for the freed units (those go through the locking path, which
   fills them in the same transaction). It locks allocation rows before the level, the reverse of the general
@@ -46,16 +49,21 @@ _EVENT_VALUES = (
 )
 
 RESERVE_SQL = f"""
-WITH lvl AS (
-    UPDATE {_T["level"]} SET reserved = reserved + %(q)s, updated_at = %(now)s
+WITH cur AS (
+    SELECT id, GREATEST(0, LEAST(%(q)s, on_hand - reserved - held - safety_stock)) AS g
+    FROM {_T["level"]}
     WHERE merchant_id = %(m)s AND product_id = %(p)s AND warehouse_id = %(w)s
-      AND on_hand >= reserved + held + safety_stock + %(q)s
-    RETURNING id
+    FOR UPDATE
+), lvl AS (
+    UPDATE {_T["level"]} l
+    SET reserved = l.reserved + cur.g, backordered = l.backordered + (%(q)s - cur.g), updated_at = %(now)s
+    FROM cur WHERE l.id = cur.id
+    RETURNING l.id, cur.g
 ), alloc AS (
     INSERT INTO {_T["alloc"]} (merchant_id, reference, product_id, warehouse_id, parent_id, per_kit, requested,
                                allocated, picked, shipped, priority, requested_at, on_hold, status, created_at,
                                updated_at)
-    SELECT %(m)s, %(ref)s, %(p)s, %(w)s, NULL, 1, %(q)s, %(q)s, 0, 0, %(prio)s, %(at)s, false, 'open', %(now)s,
+    SELECT %(m)s, %(ref)s, %(p)s, %(w)s, NULL, 1, %(q)s, lvl.g, 0, 0, %(prio)s, %(at)s, false, 'open', %(now)s,
            %(now)s
     FROM lvl
     RETURNING id
@@ -64,10 +72,10 @@ WITH lvl AS (
     UNION SELECT kit_id, %(w)s::bigint FROM {_T["kc"]} WHERE component_id = %(p)s
 ), ev AS (
     INSERT INTO {_T["outbox"]} ({_EVENT_COLUMNS})
-    SELECT {_EVENT_VALUES} FROM lvl CROSS JOIN targets t
+    SELECT {_EVENT_VALUES} FROM lvl CROSS JOIN targets t WHERE lvl.g > 0
     RETURNING id
 )
-SELECT (SELECT id FROM lvl), (SELECT id FROM alloc), ARRAY(SELECT id FROM ev),
+SELECT (SELECT id FROM lvl), (SELECT id FROM alloc), (SELECT g FROM lvl), ARRAY(SELECT id FROM ev),
        (SELECT low_stock_threshold FROM {_T["product"]} WHERE id = %(p)s)
 """  # noqa: S608 - table names come from model meta; every value is a parameter
 
@@ -162,10 +170,10 @@ def reserve_fast(
         "ev": EV_AVAILABLE_CHANGED,
     }
     try:
-        level_id, alloc_id, event_ids, threshold = _run(RESERVE_SQL, params)
+        level_id, alloc_id, granted, event_ids, threshold = _run(RESERVE_SQL, params)
     except IntegrityError:  # the reference already has an allocation here: the general path adds to it
         return None
-    if level_id is None:
+    if level_id is None:  # no level row yet (never stocked here): the general path creates it
         return None
     _enqueue_on_commit(event_ids)
     alloc = Allocation(
@@ -175,7 +183,7 @@ def reserve_fast(
         product_id=product.pk,
         warehouse_id=warehouse_id,
         requested=quantity,
-        allocated=quantity,
+        allocated=granted,
         priority=priority,
         requested_at=requested_at,
         status=Allocation.Status.OPEN,
