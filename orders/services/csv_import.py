@@ -11,7 +11,6 @@ from django.db import transaction
 
 from fulfil.audit import audit_record
 from orders.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder
-from orders.exceptions import InvalidOrder
 from orders.models import CsvImport
 
 COLUMNS = (
@@ -148,22 +147,23 @@ def to_canonical(data: dict) -> CanonicalOrder:
 def csv_import_confirm(*, merchant, csv_import: CsvImport) -> dict:
     """Import every valid order of the preview (rows with errors were left out). Idempotent: a second
     confirm imports nothing new."""
-    from orders.services.importing import order_import
-
     with transaction.atomic():
         locked = CsvImport.objects.select_for_update().get(pk=csv_import.pk, merchant=merchant)
         if locked.status == CsvImport.Status.DONE:
             return locked.result
-        created = updated = 0
-        failed = []
-        for data in locked.orders:
-            try:
-                with transaction.atomic():
-                    _, was_created = order_import(merchant=merchant, order=to_canonical(data))
-                created += was_created
-                updated += not was_created
-            except InvalidOrder as exc:
-                failed.append({"external_id": data["external_id"], "message": str(exc)})
+        from orders.services.batch import order_import_many
+
+        results = order_import_many(merchant=merchant, orders=[to_canonical(d) for d in locked.orders])
+        created = sum(1 for order, was_created, _ in results if order is not None and was_created)
+        updated = sum(1 for order, was_created, _ in results if order is not None and not was_created)
+        failed = [
+            {
+                "external_id": data["external_id"],
+                "message": "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+            }
+            for data, (order, _, errors) in zip(locked.orders, results, strict=True)
+            if order is None
+        ]
         locked.status = CsvImport.Status.DONE
         locked.result = {
             "created": created,

@@ -370,14 +370,7 @@ def allocate_lines(
             extra={"exception_reason": OrderException.Reason.NO_WAREHOUSE, "routing": plan.explanation},
         )
         return
-    from inventory.models import Warehouse
-
-    warehouses = {
-        w.pk: w
-        for w in Warehouse.objects.filter(
-            pk__in={wh for parts in plan.assignments.values() for wh, _ in parts}
-        )
-    }
+    warehouses = {w.pk: w for w in _warehouses_for(order.merchant_id)}
     by_id = {line.pk: line for line in lines}
     rows: list[OrderLineAllocation] = []
     totals: dict[int, int] = {}
@@ -424,15 +417,9 @@ def allocate_lines(
             order, ["routing", "estimated_shipping", "estimated_zone", "promised_delivery", "is_split"]
         )
         return
-    OrderLineAllocation.objects.filter(line__in=routed).exclude(
-        warehouse_id__in={r.warehouse_id for r in rows}
-    ).delete()
-    OrderLineAllocation.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["line", "warehouse"],
-        update_fields=["requested", "allocated", "warehouse_code"],
-    )
+    # the mirror of each routed line is replaced whole (a line may move to another warehouse)
+    OrderLineAllocation.objects.filter(line__in=routed).delete()
+    OrderLineAllocation.objects.bulk_create(rows)
     OrderLine.objects.bulk_update(routed, ["allocated_quantity", "backordered_quantity"])
     order.save(
         update_fields=[

@@ -7,7 +7,7 @@ from contextlib import suppress
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from inventory import services as inventory
@@ -95,6 +95,16 @@ def check_invariant(merchant):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=st.lists(op, min_size=1, max_size=12))
+@example(  # a re-opened line moves the order to another warehouse: every line's mirror must follow
+    ops=[
+        ("new", [("STOVE", 1), ("TENT", 4), ("LAMP", 1)]),
+        ("new", [("TENT", 1)]),
+        ("new", [("TENT", 1)]),
+        ("cancel_one", 0),
+        ("new", [("TENT", 1)]),
+        ("qty", (0, 1)),
+    ]
+)
 def test_reservations_equal_what_open_orders_need(
     merchant_a, stocked, east, west, django_capture_on_commit_callbacks, ops
 ):
