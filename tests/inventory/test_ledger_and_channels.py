@@ -146,3 +146,32 @@ def test_generate_layout_command(capsys):
     assert (loc.type, loc.aisle, loc.bay, loc.level, loc.x, loc.y) == ("pick", 2, 3, 1, 4.5, 9.0)
     call_command("generate_layout", "WH9", "3", "4", "2")
     assert "0 locations created, 29 already there" in capsys.readouterr().out
+
+
+def test_release_hands_freed_units_to_backorders_in_priority_order_with_events(merchant_a):
+    wh = WarehouseFactory(code="WH1")
+    p = ProductFactory(merchant=merchant_a)
+    services.stock_receive(merchant=merchant_a, product=p, warehouse=wh, quantity=3)
+    services.stock_reserve(merchant=merchant_a, product=p, warehouse=wh, quantity=3, reference="first")
+    services.stock_reserve(merchant=merchant_a, product=p, warehouse=wh, quantity=2, reference="old")
+    services.stock_reserve(
+        merchant=merchant_a, product=p, warehouse=wh, quantity=2, reference="vip", priority=9
+    )
+    OutboxEvent.objects.all().delete()
+    assert services.stock_release(merchant=merchant_a, reference="first") == 3
+    from inventory.models import Allocation, StockLevel
+
+    got = {a.reference: (a.allocated, a.status) for a in Allocation.objects.filter(product=p)}
+    assert got == {"first": (0, "closed"), "vip": (2, "open"), "old": (1, "open")}
+    lv = StockLevel.objects.get(product=p, warehouse=wh)
+    assert (lv.on_hand, lv.reserved, lv.backordered) == (3, 3, 1)
+    changed = sorted(
+        (e["reference"], e["allocated"])
+        for e in OutboxEvent.objects.filter(event_type="inventory.allocation_changed").values_list(
+            "payload", flat=True
+        )
+    )
+    assert changed == [("old", 1), ("vip", 2)]
+    assert not OutboxEvent.objects.filter(
+        event_type="inventory.available_changed"
+    ).exists()  # 3 freed, 3 taken
