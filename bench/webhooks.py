@@ -10,6 +10,7 @@ but not stored), "not_yet_in_book" (stored, still queued when we stopped waiting
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -266,10 +267,17 @@ def main() -> None:
                 break
             time.sleep(0.25)
         orders = Order.objects.filter(merchant=merchant, channel="shopify")
-        created = orders.count()
-        distinct = orders.values("external_id").distinct().count()
+        for p in procs:  # stop the app and the worker first: the figures below are one consistent snapshot
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(20)
+        external_ids = list(orders.values_list("external_id", flat=True))
+        created = len(external_ids)
+        distinct = len(set(external_ids))
         stored = set(WebhookInbox.objects.values_list("event_id", flat=True))
-        in_book = set(int(x) - 10_000_000 for x in orders.values_list("external_id", flat=True))
+        in_book = {int(x) - 10_000_000 for x in external_ids}
         emit(
             {
                 "bench": "webhooks",
@@ -295,11 +303,14 @@ def main() -> None:
         )
     finally:
         for p in procs:
+            if p.poll() is not None:
+                continue
             try:
                 os.killpg(p.pid, signal.SIGTERM)
                 p.wait(15)
             except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(p.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":
