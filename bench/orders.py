@@ -342,6 +342,7 @@ def main() -> None:
             "filtered_list_p95_ms": round(percentile(filtered_ms, 95), 1),
             "duplicates": duplicates,
             "outbox_pending": pending,
+            "left_unprocessed": statuses.get("new", 0),
         }
     )
 

@@ -175,11 +175,14 @@ def _process_batch(order_ids: list[int]) -> int:
             warehouses = _warehouses_for(merchant_id)
             product_ids = {p.pk for (m, _), p in b.products.items() if m == merchant_id}
             available, inbound = {}, {}
-            for level in StockLevel.objects.filter(
+            # Lock every stock level the batch may reserve from, in primary-key order: two batches that share
+            # products queue on the first shared row instead of deadlocking halfway through.
+            levels = StockLevel.objects.filter(
                 merchant_id=merchant_id,
                 product_id__in=product_ids,
                 warehouse_id__in=[w.pk for w in warehouses],
-            ):
+            )
+            for level in levels.order_by("pk").select_for_update():
                 available[(level.product_id, level.warehouse_id)] = level.available
                 if level.inbound:
                     inbound[(level.product_id, level.warehouse_id)] = (level.inbound, 3)

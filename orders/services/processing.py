@@ -375,9 +375,14 @@ def allocate_lines(
     rows: list[OrderLineAllocation] = []
     totals: dict[int, int] = {}
     batch = unit.current()
-    for line_id, parts in plan.assignments.items():
-        line = by_id[line_id]
-        for wh_id, qty in parts:
+    # reserve in (product, warehouse) order — one lock order for every order — so orders don't deadlock
+    work = sorted(
+        ((by_id[line_id], wh_id, qty) for line_id, parts in plan.assignments.items() for wh_id, qty in parts),
+        key=lambda item: (item[0].product_id, item[1], item[0].pk),
+    )
+    for line, wh_id, qty in work:
+        line_id = line.pk
+        if qty:
             alloc = stock.reserve(
                 merchant=order.merchant_id,
                 line=line,
