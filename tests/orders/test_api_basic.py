@@ -59,3 +59,44 @@ def test_hold_release_cancel_history_and_409(api_a):
     assert api_a.post(f"/api/v1/orders/{oid}/cancel/", {}, format="json").status_code == 409
     hist = api_a.get(f"/api/v1/orders/{oid}/history/").json()["results"]
     assert [h["action"] for h in hist][:2] == ["order.imported", "order.hold"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "cursor=garbage!!",
+        "cursor=WyJhYmMiXQ",  # ["abc"]
+        "sort=placed&cursor=WyJub3BlIiwgMV0",  # ["nope", 1]
+        "sort=priority&cursor=WzFd",  # [1]: wrong length
+        "limit=abc",
+        "created_before=2020-13-45",
+    ],
+)
+def test_bad_list_parameters_are_400_never_500(api_a, query):
+    assert api_a.get(f"/api/v1/orders/?{query}").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**BODY, "lines": [{"sku": "X", "quantity": 0}]},
+        {**BODY, "lines": []},
+        {**BODY, "ship_to": {**BODY["ship_to"], "country": "USA"}},
+        {**BODY, "shipping_service": "teleport"},
+        {**BODY, "external_id": ""},
+        {**BODY, "lines": "nope"},
+    ],
+)
+def test_bad_create_bodies_are_400(api_a, body):
+    response = api_a.post("/api/v1/orders/", body, format="json")
+    assert response.status_code == 400
+    assert Order.objects.count() == 0
+
+
+def test_patch_and_cancel_with_unknown_lines_are_refused_cleanly(api_a):
+    oid = api_a.post("/api/v1/orders/", BODY, format="json").json()["id"]
+    r = api_a.patch(f"/api/v1/orders/{oid}/", {"lines": [{"id": 999999, "quantity": 1}]}, format="json")
+    assert r.status_code == 409
+    r = api_a.post(f"/api/v1/orders/{oid}/cancel/", {"lines": [{"id": 999999}]}, format="json")
+    assert r.status_code == 409
+    assert api_a.get(f"/api/v1/orders/{oid}/").json()["status"] == "new"
