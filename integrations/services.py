@@ -276,16 +276,26 @@ def connection_first_import(*, connection: ChannelConnection, connector=None) ->
     kept for the confirmation screen."""
     connector = connector or connector_for(connection)
     result: dict = {"at": timezone.now().isoformat()}
+    from django.conf import settings
+
     try:
         if hasattr(connector, "register_fulfillment_service") and not connection.channel_location_id:
-            from django.conf import settings
-
             location = connector.register_fulfillment_service(
-                callback_url=f"{settings.SITE_URL}/integrations/shopify/fulfillment-service/"
+                callback_url=f"{settings.SITE_URL}/integrations/shopify/fulfillment-service"
             )
             if location:
                 ChannelConnection.objects.filter(pk=connection.pk).update(channel_location_id=location)
                 connection.channel_location_id = location
+        if hasattr(connector, "register_webhooks"):
+            path = (
+                f"/integrations/woocommerce/webhooks/{connection.pk}/"
+                if connection.platform == Platform.WOOCOMMERCE
+                else f"/integrations/{connection.platform}/webhooks/"
+            )
+            try:
+                result["webhooks_created"] = connector.register_webhooks(address=settings.SITE_URL + path)
+            except ProviderError as exc:  # the poll still finds every order; say so on the page
+                result["webhooks_error"] = str(exc)
         result["products"] = products_fetch(connection=connection, connector=connector)
         result["orders"] = orders_reconcile(connection=connection, connector=connector)
         result["ok"] = True
@@ -526,6 +536,22 @@ def _apply_webhook(conn: ChannelConnection, row: WebhookInbox, connector) -> tup
     if action.kind == "order" and action.order is not None:
         order, _created, note = channel_order_ingest(connection=conn, order=action.order)
         return (E.OK if order is not None else E.IGNORED), note
+    if action.kind == "assigned_requests":
+        notes = []
+        for status, kind in (
+            ("fulfillment_requested", "fulfillment_request"),
+            ("cancellation_requested", "cancellation_request"),
+        ):
+            for fo in connector.assigned_fulfillment_orders(assignment_status=status):
+                _outcome, note = fulfillment_order_event(
+                    connection=conn,
+                    kind=kind,
+                    connector=connector,
+                    order_external_id=str(fo.get("order_id")),
+                    fulfillment_order_id=str(fo.get("id")),
+                )
+                notes.append(note)
+        return E.OK, "; ".join(notes)[:500] or "no pending requests"
     if action.kind in ("fulfillment_request", "cancellation_request", "hold", "unhold", "moved", "cancelled"):
         return fulfillment_order_event(connection=conn, kind=action.kind, connector=connector, **action.data)
     return E.IGNORED, f"topic {row.topic} needs nothing from us"

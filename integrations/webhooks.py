@@ -51,6 +51,28 @@ def shopify_webhook(request):
 
 @csrf_exempt
 @require_POST
+def shopify_fulfillment_service(request):
+    """Shopify's fulfillment-service callback (``<callback_url>/fulfillment_order_notification``): a request
+    is waiting. Stored like a webhook; processing reads the assigned fulfillment orders and answers each."""
+    import uuid
+
+    body = request.body
+    try:
+        hook = ShopifyChannel.verify_webhook(
+            headers=request.headers, body=body, secret=conf.get("SHOPIFY_API_SECRET")
+        )
+    except WebhookSignatureError:
+        return HttpResponse("invalid signature", status=401)
+    # Every notification counts (the body is the same each time); processing is idempotent.
+    hook = type(hook)(
+        event_id=f"fsn:{uuid.uuid4()}", topic="fulfillment_service/notification", account_id=hook.account_id
+    )
+    services.webhook_accept(platform="shopify", webhook=hook, body=body, headers=_kept(request))
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+@require_POST
 def woocommerce_webhook(request, connection_id: int):
     conn = (
         ChannelConnection.objects.filter(pk=connection_id, platform="woocommerce")

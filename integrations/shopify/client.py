@@ -444,6 +444,15 @@ class ShopifyChannel:
                 {"cancellation_request": {"message": message or "Cancelled"}},
             )
 
+    def assigned_fulfillment_orders(self, *, assignment_status: str) -> list[dict]:
+        """Fulfillment orders assigned to our location with a pending request (fulfillment_requested or
+        cancellation_requested) — what a fulfillment-service notification asks us to look at."""
+        path = f"/assigned_fulfillment_orders.json?assignment_status={assignment_status}"
+        if self.connection.channel_location_id:
+            path += f"&location_ids[]={self.connection.channel_location_id}"
+        with self._session():
+            return self._rest("GET", path).get("fulfillment_orders") or []
+
     def fetch_order(self, *, order_external_id: str):
         with self._session():
             data = self._rest("GET", f"/orders/{order_external_id}.json").get("order") or {}
@@ -472,6 +481,8 @@ class ShopifyChannel:
                     payload, shop=self.connection.account_id, shipping_map=self.connection.shipping_map
                 ),
             )
+        if topic == "fulfillment_service/notification":
+            return WebhookAction("assigned_requests", data={"kind": str(payload.get("kind") or "")})
         if topic == "app/uninstalled":
             return WebhookAction("uninstall")
         if topic in PRIVACY_TOPICS:

@@ -352,3 +352,50 @@ def test_an_order_that_cannot_be_stored_is_dead_lettered_at_once(shopify_conn, s
     assert status == "dead"
     assert DeadLetter.objects.filter(connection=shopify_conn).count() == 1
     assert Order.objects.count() == 0
+
+
+def test_fulfillment_service_notification_accepts_pending_requests(
+    client, shopify_conn, fake_shopify, shopify_secret, django_capture_on_commit_callbacks
+):
+    from tests.channels.fakes.shopify import sign
+
+    fake_shopify.add_order(make_order(4501))
+    fake_shopify.fulfillment_orders[4501][0]["request_status"] = "submitted"
+    body = b'{"kind":"FULFILLMENT_REQUEST"}'
+    url = "/integrations/shopify/fulfillment-service/fulfillment_order_notification"
+    headers = {
+        "HTTP_X_SHOPIFY_SHOP_DOMAIN": shopify_conn.account_id,
+        "HTTP_X_SHOPIFY_HMAC_SHA256": sign(body, "bad"),
+    }
+    assert client.generic("POST", url, body, content_type="application/json", **headers).status_code == 401
+    headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = sign(body, shopify_secret)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            client.generic("POST", url, body, content_type="application/json", **headers).status_code == 200
+        )
+    assert fake_shopify.accepted_requests == ["4502"]
+    assert Order.objects.filter(channel="shopify", external_id="4501").count() == 1
+
+
+def test_first_import_registers_fulfillment_service_and_webhooks(merchant_a, fake_shopify, shopify_secret):
+    conn = services.connection_create(
+        merchant=merchant_a,
+        platform="shopify",
+        account_id=fake_shopify.shop,
+        base_url=fake_shopify.url,
+        access_token=fake_shopify.token,
+        status="active",
+    )
+    result = services.connection_first_import(connection=conn)
+    assert result["ok"] is True
+    conn.refresh_from_db()
+    assert conn.channel_location_id == str(LOCATION_ID)
+    assert fake_shopify.services[0]["callback_url"].endswith("/integrations/shopify/fulfillment-service")
+    topics = {w["topic"] for w in fake_shopify.webhooks}
+    assert {
+        "orders/create",
+        "orders/cancelled",
+        "app/uninstalled",
+        "fulfillment_orders/cancellation_request_submitted",
+    } <= topics
+    assert result["products"]["fetched"] == 2

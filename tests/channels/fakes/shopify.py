@@ -245,6 +245,7 @@ class FakeShopify(FakeServer):
         r("GET", API + r"/orders\.json", self.list_orders)
         r("GET", API + r"/orders/(\d+)\.json", self.get_order)
         r("GET", API + r"/orders/(\d+)/fulfillment_orders\.json", self.get_fulfillment_orders)
+        r("GET", API + r"/assigned_fulfillment_orders\.json", self.assigned)
         r("POST", API + r"/orders/(\d+)/cancel\.json", self.cancel_order)
         r("POST", API + r"/fulfillments\.json", self.create_fulfillment)
         r("POST", API + r"/fulfillment_orders/(\d+)/fulfillment_request/accept\.json", self.accept_request)
@@ -301,6 +302,14 @@ class FakeShopify(FakeServer):
 
     def get_fulfillment_orders(self, req, m):
         return self._auth(req) or {"fulfillment_orders": self.fulfillment_orders.get(int(m.group(1)), [])}
+
+    def assigned(self, req, m):
+        wanted = {"fulfillment_requested": "submitted", "cancellation_requested": "cancellation_requested"}
+        status = wanted.get(req.query.get("assignment_status", ""), "")
+        found = [
+            fo for fos in self.fulfillment_orders.values() for fo in fos if fo.get("request_status") == status
+        ]
+        return self._auth(req) or {"fulfillment_orders": found}
 
     def cancel_order(self, req, m):
         self.cancelled_orders.append(m.group(1))
