@@ -6,13 +6,11 @@ transaction, one round trip that commits by itself):
   ``available_changed`` outbox rows (the product and every kit containing it). Within one statement the
   ``FOR UPDATE`` read returns the row's latest committed version and the UPDATE applies to that version, so
   the grant is decided under the row lock, never from a stale read.
-* ``release_fast``: a reference's simple, unpicked, fully allocated allocations closed, their units given
-  back and, in the same statement, handed to the waiting backorders of the same product and warehouse in
-  priority-then-time order (a running sum over the locked queue), with ``allocation_changed`` for each filled
-  reference. Levels with a kit waiting go through the locking path. It locks its own allocation rows before
-  the level, the reverse of the general order; that is safe because the only path that locks a level and then
-  other references' allocations (the backorder fill) locks only allocations that have a backorder, and these
-  have none.
+* ``release_fast``: a reference's simple, unpicked, fully allocated allocations closed and their units given
+  back — only where no backorder is waiting for the freed units (those go through the locking path, which
+  fills them in the same transaction). It locks allocation rows before the level, the reverse of the general
+  order; that is safe because the backorder fill, the only path that locks a level then other references'
+  allocations, locks only allocations that have a backorder, and these have none.
 
 Each returns ``None`` when its case does not apply; nothing was written then and the caller takes the general
 (locking) path. The statements are all-or-nothing: a conflicting insert fails the whole statement.
@@ -35,7 +33,6 @@ from inventory.locks import ATTEMPTS, RETRIES, _retryable
 from inventory.models import Allocation, KitComponent, Product, StockLevel
 
 EV_AVAILABLE_CHANGED = "inventory.available_changed"
-EV_ALLOCATION_CHANGED = "inventory.allocation_changed"
 
 _T = {
     "level": StockLevel._meta.db_table,
@@ -84,80 +81,37 @@ SELECT (SELECT id FROM lvl), (SELECT id FROM alloc), (SELECT g FROM lvl), ARRAY(
 
 RELEASE_SQL = f"""
 WITH a AS (
-    SELECT al.id, al.product_id, al.warehouse_id, al.allocated
+    SELECT al.id, al.product_id, al.warehouse_id, al.allocated, al.requested - al.allocated - al.shipped AS back
     FROM {_T["alloc"]} al
     WHERE al.merchant_id = %(m)s AND al.reference = %(ref)s AND al.status = 'open' AND al.parent_id IS NULL
-      AND al.picked = 0 AND al.requested = al.allocated + al.shipped
-      AND NOT EXISTS (SELECT 1 FROM {_T["alloc"]} c WHERE c.parent_id = al.id)
+      AND al.picked = 0 AND al.requested = al.allocated + al.shipped AND NOT EXISTS (SELECT 1 FROM {_T["alloc"]} c WHERE c.parent_id = al.id)
     FOR UPDATE
-), cur AS (
-    SELECT l.id, l.product_id, l.warehouse_id, a.id AS alloc_id, a.allocated AS rel, l.backordered,
-           l.on_hand - l.reserved - l.held - l.safety_stock + a.allocated AS free
-    FROM {_T["level"]} l JOIN a ON l.product_id = a.product_id AND l.warehouse_id = a.warehouse_id
-    WHERE l.merchant_id = %(m)s
-      AND NOT EXISTS (
-          SELECT 1 FROM {_T["alloc"]} k
-          WHERE k.product_id = l.product_id AND k.warehouse_id = l.warehouse_id AND k.status = 'open'
-            AND k.parent_id IS NOT NULL AND k.requested > k.allocated + k.shipped)
-    FOR UPDATE OF l
-), q0 AS (
-    SELECT al.id, al.product_id, al.warehouse_id, al.requested - al.allocated - al.shipped AS short,
-           al.priority, al.requested_at
-    FROM {_T["alloc"]} al JOIN cur ON al.product_id = cur.product_id AND al.warehouse_id = cur.warehouse_id
-    WHERE al.merchant_id = %(m)s AND al.status = 'open' AND al.parent_id IS NULL
-      AND al.requested > al.allocated + al.shipped AND cur.backordered > 0 AND cur.free > 0
-    FOR UPDATE OF al
-), q1 AS (
-    SELECT q0.*, sum(q0.short) OVER (PARTITION BY q0.product_id, q0.warehouse_id
-                                     ORDER BY q0.priority DESC, q0.requested_at, q0.id) AS cum
-    FROM q0
-), gr AS (
-    SELECT q1.id, q1.product_id, q1.warehouse_id,
-           LEAST(q1.short, GREATEST(0, cur.free - (q1.cum - q1.short))) AS g
-    FROM q1 JOIN cur ON q1.product_id = cur.product_id AND q1.warehouse_id = cur.warehouse_id
-), tot AS (
-    SELECT cur.id, COALESCE(sum(gr.g), 0) AS g
-    FROM cur LEFT JOIN gr ON gr.product_id = cur.product_id AND gr.warehouse_id = cur.warehouse_id
-    GROUP BY cur.id
 ), lv AS (
     UPDATE {_T["level"]} l
-    SET reserved = l.reserved - cur.rel + tot.g, backordered = l.backordered - tot.g, updated_at = %(now)s
-    FROM cur JOIN tot ON tot.id = cur.id
-    WHERE l.id = cur.id
-    RETURNING l.product_id, l.warehouse_id, cur.alloc_id, cur.rel, tot.g AS filled,
-              l.backordered AS still_back, l.on_hand - l.reserved - l.held - l.safety_stock AS still_free
+    SET reserved = l.reserved - a.allocated, backordered = l.backordered - a.back, updated_at = %(now)s
+    FROM a
+    WHERE l.merchant_id = %(m)s AND l.product_id = a.product_id AND l.warehouse_id = a.warehouse_id
+      AND (a.allocated = 0 OR l.backordered - a.back = 0)
+    RETURNING l.product_id, l.warehouse_id, a.id AS alloc_id, a.allocated
 ), up AS (
     UPDATE {_T["alloc"]} al SET requested = al.shipped, allocated = 0, status = 'closed', updated_at = %(now)s
     FROM lv WHERE al.id = lv.alloc_id
     RETURNING al.id
-), upa AS (
-    UPDATE {_T["alloc"]} al SET allocated = al.allocated + gr.g, updated_at = %(now)s
-    FROM gr WHERE al.id = gr.id AND gr.g > 0
-    RETURNING al.reference, al.product_id, al.warehouse_id, al.requested, al.allocated
 ), targets AS (
-    SELECT lv.product_id AS pid, lv.warehouse_id AS wid FROM lv WHERE lv.rel <> lv.filled
+    SELECT lv.product_id AS pid, lv.warehouse_id AS wid FROM lv WHERE lv.allocated > 0
     UNION SELECT kc.kit_id, lv.warehouse_id FROM lv JOIN {_T["kc"]} kc ON kc.component_id = lv.product_id
-    WHERE lv.rel <> lv.filled
+    WHERE lv.allocated > 0
 ), ev AS (
     INSERT INTO {_T["outbox"]} ({_EVENT_COLUMNS})
     SELECT {_EVENT_VALUES} FROM targets t
     RETURNING id
-), ev2 AS (
-    INSERT INTO {_T["outbox"]} ({_EVENT_COLUMNS})
-    SELECT %(ev2)s, jsonb_build_object('merchant_id', %(m)s::bigint, 'reference', upa.reference,
-                                       'product_id', upa.product_id, 'warehouse_id', upa.warehouse_id,
-                                       'requested', upa.requested, 'allocated', upa.allocated),
-           %(m)s, 'pending', '[]'::jsonb, 0, '', %(now)s
-    FROM upa
-    RETURNING id
 )
 SELECT (SELECT count(*) FROM up),
        (SELECT count(*) FROM {_T["alloc"]} WHERE merchant_id = %(m)s AND reference = %(ref)s AND status = 'open'),
-       (SELECT coalesce(sum(rel), 0) FROM lv),
-       ARRAY(SELECT id FROM ev) || ARRAY(SELECT id FROM ev2),
+       (SELECT coalesce(sum(allocated), 0) FROM lv),
+       ARRAY(SELECT id FROM ev),
        ARRAY(SELECT p.id FROM {_T["product"]} p JOIN lv ON p.id = lv.product_id
-             WHERE p.low_stock_threshold IS NOT NULL),
-       ARRAY(SELECT ARRAY[lv.product_id, lv.warehouse_id] FROM lv WHERE lv.still_back > 0 AND lv.still_free > 0)
+             WHERE p.low_stock_threshold IS NOT NULL)
 """  # noqa: S608 - table names come from model meta; every value is a parameter
 
 
@@ -166,7 +120,6 @@ class ReleaseResult:
     freed: int
     remaining_open: int  # allocations of the reference this statement did not close
     low_stock_product_ids: list[int]
-    refill: list[tuple[int, int]]  # (product, warehouse) where free stock and a backorder both remain
 
 
 def _enqueue_on_commit(event_ids: list[int]) -> None:
@@ -243,18 +196,9 @@ def reserve_fast(
 
 
 def release_fast(*, merchant_id: int, reference: str) -> ReleaseResult:
-    params = {
-        "m": merchant_id,
-        "ref": reference,
-        "now": timezone.now(),
-        "ev": EV_AVAILABLE_CHANGED,
-        "ev2": EV_ALLOCATION_CHANGED,
-    }
-    closed, open_before, freed, event_ids, low_ids, refill = _run(RELEASE_SQL, params)
+    params = {"m": merchant_id, "ref": reference, "now": timezone.now(), "ev": EV_AVAILABLE_CHANGED}
+    closed, open_before, freed, event_ids, low_ids = _run(RELEASE_SQL, params)
     _enqueue_on_commit(event_ids)
     return ReleaseResult(
-        freed=int(freed),
-        remaining_open=int(open_before) - int(closed),
-        low_stock_product_ids=list(low_ids),
-        refill=[(int(p), int(w)) for p, w in (refill or [])],
+        freed=int(freed), remaining_open=int(open_before) - int(closed), low_stock_product_ids=list(low_ids)
     )

@@ -642,8 +642,6 @@ def stock_release(*, merchant, reference: str, quantity: int | None = None) -> i
         result = fastpath.release_fast(merchant_id=mid, reference=reference)
         for pid in result.low_stock_product_ids:
             _low_stock_after(pid)
-        for pid, wid in result.refill:  # a backorder committed after the statement's snapshot
-            backorders_fill(merchant=mid, product=Product(pk=pid), warehouse=Warehouse(pk=wid))
         if result.remaining_open <= 0:
             return result.freed
         freed = result.freed
