@@ -5,11 +5,14 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self) -> None:
-        from billing import demo, handlers  # noqa: F401  (registers the outbox handlers)
+        from billing import demo, handlers
         from billing.models import PaymentMethod
         from fulfil import demo as demo_registry
         from fulfil import onboarding
         from fulfil.celery import add_periodic
+        from orders.guards import register_release_guard
+
+        register_release_guard(handlers.credit_release_guard, key="billing.credit", per_merchant=True)
 
         demo_registry.register(70, "billing: rate cards, charges and an invoice", demo.load)
         onboarding.register(

@@ -3,8 +3,28 @@ on their source key; estimates are recomputed)."""
 
 from __future__ import annotations
 
-from billing import services
+from billing import selectors, services
 from fulfil import outbox
+from fulfil.audit import Actor, audit_context
+
+BILLING = Actor(label="billing", source="worker")
+
+
+def credit_release_guard(order) -> str | None:
+    """Orders' release guard (registered in ``BillingConfig.ready``): a merchant on credit hold gets no new
+    orders released to the warehouse. The operator override is applied inside ``credit_hold``."""
+    reason = selectors.credit_hold(order.merchant)
+    return f"Credit hold: {reason}" if reason else None
+
+
+@outbox.handles("billing.credit_changed")
+def release_orders_held_for_credit(event) -> None:
+    """Paid, overridden or a higher limit: let the orders held for credit go (each re-checks every guard)."""
+    from orders.services import orders_release_held
+
+    merchant_id = event.payload["merchant_id"]
+    with audit_context(BILLING):
+        orders_release_held(merchant_id=merchant_id)
 
 
 @outbox.handles("order.created")

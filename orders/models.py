@@ -269,6 +269,18 @@ class ExceptionReason(models.TextChoices):
     CANCEL_IN_WAREHOUSE = "cancel_in_warehouse", "Channel cancel after picking started"
 
 
+# Reasons that other apps' reactions raise (kept out of ``choices`` so adding one needs no migration).
+RELEASE_HOLD = "release_hold"  # a release guard (e.g. billing's credit hold) stopped the release
+CARRIER_LABEL = "carrier_label"  # the carrier layer could not buy a label
+DELIVERY_EXCEPTION = "delivery_exception"  # the carrier reported a delivery exception
+EXTRA_REASON_LABELS = {
+    RELEASE_HOLD: "Held before release",
+    CARRIER_LABEL: "No shipping label",
+    DELIVERY_EXCEPTION: "Delivery exception",
+    "intercept": "Intercept requested",
+}
+
+
 class OrderException(TenantModel):
     """One reason an order needs a person. Open while ``resolved_at`` is empty."""
 
@@ -288,6 +300,11 @@ class OrderException(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.reason}"
+
+    @property
+    def reason_label(self) -> str:
+        """The reason for people, also for reasons other apps' reactions raise (not in ``choices``)."""
+        return EXTRA_REASON_LABELS.get(self.reason) or self.get_reason_display()
 
 
 class SkuMapping(TenantModel):

@@ -302,7 +302,10 @@ def order_action(request, order_id: int, action: str):
     except (OrderError, ValueError) as exc:
         messages.error(request, str(exc))
         return order_detail(request, order_id, status=409)
-    messages.success(request, "Done.")
+    if action == "release" and order.status == OrderStatus.ON_HOLD:
+        messages.warning(request, "Not released: the order is on hold (see “Needs attention”).")
+    else:
+        messages.success(request, "Done.")
     return redirect("orders:detail", order_id=order.pk)
 
 

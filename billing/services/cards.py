@@ -11,6 +11,7 @@ from django.utils import timezone
 from billing import pricing, selectors
 from billing.exceptions import BillingError
 from billing.models import BillingAccount, RateCard, RateCardVersion, TaxRate, VolumeCommitment
+from fulfil import outbox
 from fulfil.audit import audit_record
 
 STANDARD_V1_FROM = datetime(2024, 1, 1, tzinfo=UTC)
@@ -111,6 +112,8 @@ def account_update(*, merchant, cycle: str | None = None, terms_days: int | None
         after = {f: getattr(account, f) for f in before}
         audit_record(obj_type="billing.account", obj_id=account.pk, action="updated", merchant_id=merchant.pk,
                      before=before, after=after)  # fmt: skip
+        if after["credit_limit"] != before["credit_limit"]:
+            credit_changed(merchant_id=merchant.pk, why="credit limit changed")
     return account
 
 
@@ -123,7 +126,14 @@ def credit_override_set(*, merchant, allow: bool, reason: str = "") -> BillingAc
         account.save(update_fields=["credit_hold_override", "credit_hold_override_reason"])
         audit_record(obj_type="billing.account", obj_id=account.pk, action="credit_override",
                      merchant_id=merchant.pk, after={"allow": allow, "reason": reason})  # fmt: skip
+        credit_changed(merchant_id=merchant.pk, why="operator override" if allow else "override withdrawn")
     return account
+
+
+def credit_changed(*, merchant_id: int, why: str) -> None:
+    """Tell the reactions that a merchant's credit position may have changed (payment, override, limit):
+    ``billing.credit_changed {merchant_id, why}``; its handler lets orders held for credit go when clear."""
+    outbox.emit("billing.credit_changed", {"merchant_id": merchant_id, "why": why}, merchant_id=merchant_id)
 
 
 def commitment_set(*, merchant, monthly_orders: int, term: str = VolumeCommitment.Term.MONTHLY,

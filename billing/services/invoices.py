@@ -17,7 +17,7 @@ from billing.exceptions import BillingError, PaymentFailed, RetryableProviderErr
 from billing.gateway import PaymentProcessor
 from billing.gateway import processor as default_processor
 from billing.models import BillingAccount, ChargeLine, Invoice, InvoiceCounter, Notice, Payment, PaymentMethod
-from billing.services.cards import account_ensure, cycle_end
+from billing.services.cards import account_ensure, credit_changed, cycle_end
 from fulfil import outbox
 from fulfil.audit import audit_record
 
@@ -207,6 +207,7 @@ def payment_succeeded(
                      after={"amount": payment.amount, "payment_intent": payment.stripe_payment_intent_id})  # fmt: skip
         notice_add(merchant=invoice.merchant, kind="payment_succeeded", invoice=invoice,
                    message=f"Payment of {payment.amount:.2f} {payment.currency} for {invoice.number} succeeded.")  # fmt: skip
+        credit_changed(merchant_id=invoice.merchant_id, why=f"payment for {invoice.number}")
     return payment
 
 

@@ -2,7 +2,8 @@
 
 - import: ``order_import``
 - workflow: ``order_release``, ``order_start_picking``, ``order_mark_packed``, ``order_mark_shipped``,
-  ``order_mark_delivered``, ``order_cancel``, ``order_hold``, ``order_unhold``
+  ``order_mark_delivered``, ``order_cancel``, ``order_hold``, ``order_unhold``, ``orders_release_held``
+  (release guards: ``orders.guards``)
 - processing (Celery): ``order_process``, ``order_validate``, ``order_allocate``, ``reconcile_allocation``
 - changes: ``order_change_address``, ``order_change_lines``, ``order_change_service``,
   ``order_set_priority``, ``order_request_intercept``, ``order_retry``, ``sku_mapping_create``
@@ -31,6 +32,7 @@ from orders.services.workflow import (
     order_release,
     order_start_picking,
     order_unhold,
+    orders_release_held,
 )
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "order_validate",
     "orders_bulk",
     "orders_process_batch",
+    "orders_release_held",
     "reconcile_allocation",
     "sku_mapping_create",
 ]

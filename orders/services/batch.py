@@ -156,7 +156,7 @@ def orders_process_batch(*, order_ids: list[int]) -> int:
 def _process_batch(order_ids: list[int]) -> int:
     from inventory.models import Product, StockLevel
     from orders.services.processing import _allocate_locked, _validate_locked, _warehouses_for, settings_for
-    from orders.services.workflow import set_status
+    from orders.services.workflow import release_or_hold
 
     with unit.batch() as b:
         orders = list(Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk"))
@@ -201,7 +201,7 @@ def _process_batch(order_ids: list[int]) -> int:
                 and prefs.auto_release
                 and all(line.allocated_quantity >= line.open_quantity for line in lines)
             ):
-                set_status(order, S.RELEASED, action="release")
+                release_or_hold(order)
     return len(orders)
 
 

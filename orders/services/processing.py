@@ -18,7 +18,7 @@ from orders.models import Order, OrderException, OrderLine, OrderSettings, SkuMa
 from orders.models import OrderStatus as S
 from orders.services import stock, unit
 from orders.services.importing import address_problems
-from orders.services.workflow import check, fully_allocated, lock_order, set_status
+from orders.services.workflow import check, fully_allocated, lock_order, release_or_hold, set_status
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def order_process(*, order_id: int) -> Order | None:
             and prefs.auto_release
             and all(line.allocated_quantity >= line.open_quantity for line in lines)
         ):
-            set_status(order, S.RELEASED, action="release")
+            release_or_hold(order)
     return order
 
 

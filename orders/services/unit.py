@@ -40,6 +40,7 @@ class Batch:
     warehouses: dict[int, list] = field(default_factory=dict)  # merchant -> warehouses
     stock: dict[int, tuple[dict, dict]] = field(default_factory=dict)  # merchant -> (available, inbound)
     settings: dict[int, object] = field(default_factory=dict)
+    guard_results: dict[tuple[str, int], str | None] = field(default_factory=dict)  # per-merchant guards
 
     def save_order(self, order, fields) -> None:
         self.orders[order.pk] = order

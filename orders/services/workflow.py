@@ -164,9 +164,86 @@ def order_release(*, order: Order) -> Order:
                 action="release",
                 hint="Not every line is allocated.",
             )
-        set_status(locked, S.RELEASED, action="release")
+        release_or_hold(locked)
     _sync(order, locked)
     return order
+
+
+def release_or_hold(order: Order, *, message: str = "") -> bool:
+    """allocated → released, unless a release guard (``orders.guards``) says no: then → on hold with the
+    guard's reason on the order (an open ``release_hold`` exception) and in its history. The caller holds the
+    row lock and checked that the order may be released. Returns whether it was released."""
+    from orders.guards import release_blocked
+
+    reason = release_blocked(order)
+    if reason is None:
+        set_status(order, S.RELEASED, action="release", message=message)
+        return True
+    set_status(
+        order,
+        S.ON_HOLD,
+        action="release_blocked",
+        message=f"Not released: {reason}",
+        extra={"held_from_status": order.status},
+    )
+    _hold_stock(order, on_hold=True)
+    _open_release_hold(order, reason)
+    return False
+
+
+def _open_release_hold(order: Order, reason: str) -> None:
+    from orders.models import RELEASE_HOLD, OrderException
+
+    updated = OrderException.objects.filter(
+        order=order, reason=RELEASE_HOLD, resolved_at__isnull=True
+    ).update(detail=reason)
+    if not updated:
+        OrderException.objects.create(
+            merchant_id=order.merchant_id, order=order, reason=RELEASE_HOLD, detail=reason, blocking=False
+        )
+
+
+def _close_release_hold(order: Order, resolution: str) -> None:
+    from orders.models import RELEASE_HOLD, OrderException
+
+    OrderException.objects.filter(order=order, reason=RELEASE_HOLD, resolved_at__isnull=True).update(
+        resolved_at=timezone.now(), resolution=resolution
+    )
+
+
+def orders_release_held(*, merchant_id: int) -> int:
+    """Release the merchant's orders that a release guard put on hold, where every guard now passes (the
+    merchant paid, an operator overrode a credit hold). Each order in its own transaction; idempotent.
+    Returns how many were let go."""
+    from orders.guards import release_blocked
+    from orders.models import RELEASE_HOLD
+
+    ids = list(
+        Order.objects.filter(
+            merchant_id=merchant_id,
+            status=S.ON_HOLD,
+            exceptions__reason=RELEASE_HOLD,
+            exceptions__resolved_at__isnull=True,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    done = 0
+    for pk in ids:
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().filter(pk=pk, status=S.ON_HOLD).first()
+            if locked is None:
+                continue
+            reason = release_blocked(locked)
+            if reason is not None:
+                _open_release_hold(locked, reason)  # still held: keep the current reason on the order
+                continue
+            order_unhold(order=locked, resolution="every release check passes again")
+            if locked.status == S.ALLOCATED:
+                order_release(order=locked)
+            done += 1
+    return done
 
 
 def order_start_picking(*, order: Order) -> Order:
@@ -231,8 +308,9 @@ def order_hold(*, order: Order, reason: str = "") -> Order:
     return order
 
 
-def order_unhold(*, order: Order) -> Order:
-    """on_hold → where it was (re-evaluated: allocation may have changed while it waited)."""
+def order_unhold(*, order: Order, resolution: str = "hold released") -> Order:
+    """on_hold → where it was (re-evaluated: allocation may have changed while it waited). An order a
+    release guard held goes back to allocated and is released only if every guard passes by then."""
     from orders.services.processing import enqueue_processing
 
     with transaction.atomic():
@@ -247,6 +325,7 @@ def order_unhold(*, order: Order) -> Order:
             to = S.BACKORDERED
         set_status(locked, to, action="unhold", extra={"held_from_status": ""})
         _hold_stock(locked, on_hold=False)
+        _close_release_hold(locked, resolution)
         if to == S.NEW:
             enqueue_processing(order_id=locked.pk, priority=locked.priority)
         elif to == S.ALLOCATED:
