@@ -35,6 +35,16 @@ ADDRESS_FIELDS = (
 )
 
 
+def _emit_changed(order: Order, fields: list[str]) -> None:
+    """``order.changed {order_id, merchant_id, fields}`` in the change's transaction: what a reaction (billing's
+    estimate) must recompute. ``fields`` are the order's field names that changed, plus ``"lines"``."""
+    outbox.emit(
+        "order.changed",
+        {"order_id": order.pk, "merchant_id": order.merchant_id, "fields": sorted(set(fields))},
+        merchant_id=order.merchant_id,
+    )
+
+
 def _refuse_unless_changeable(order: Order, what: str) -> None:
     if order.status not in BEFORE_PICKING:
         hint = HINTS.get(order.status, "")
@@ -178,6 +188,7 @@ def order_change_address(*, order: Order, address: dict) -> Order:
             before=before,
             after=after,
         )
+        _emit_changed(locked, [f"ship_to_{key}" for key in after])
         if locked.status == S.EXCEPTION and not address_problems(clean):
             OrderException.objects.filter(
                 order=locked, resolved_at__isnull=True, reason=OrderException.Reason.BAD_ADDRESS
@@ -214,6 +225,7 @@ def order_change_service(*, order: Order, shipping_service: str) -> Order:
             before=before,
             after={"shipping_service": service, "priority": locked.priority},
         )
+        _emit_changed(locked, ["shipping_service", "priority"])
         _after_change(locked)
         _notify_modified(locked)
     order.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
@@ -310,6 +322,7 @@ def order_change_lines(*, order: Order, changes: list[dict]) -> Order:
             before={"lines": before},
             after={"lines": _line_state(all_lines)},
         )
+        _emit_changed(locked, ["lines", "subtotal", "tax_total", "discount_total", "total"])
         # new SKUs need validation: send the order through validation again unless it is held
         needs_validation = added or any("sku" in c for c in changes)
         if needs_validation and (has_reservations(locked) or locked.status in (S.VALIDATED, S.ON_HOLD)):
@@ -416,6 +429,7 @@ def order_cancel(*, order: Order, lines: list | None = None, reason: str = "") -
                 after={"lines": {str(k): v for k, v in wanted.items()}, "refund": str(refund)},
                 message=reason,
             )
+            _emit_changed(locked, ["lines", "refund_due"])
             outbox.emit(
                 "order.cancelled",
                 {
@@ -495,6 +509,8 @@ def apply_channel_update(*, order: Order, cleaned: CanonicalOrder, fields: dict,
         before={**b, **({"lines": old_shape} if lines_changed else {})},
         after={**a, **({"lines": new_shape} if lines_changed else {})},
     )
+    if lines_changed or a:
+        _emit_changed(order, [*a, *(["lines"] if lines_changed else [])])
     if lines_changed and (has_reservations(order) or order.status in (S.VALIDATED, S.ON_HOLD)):
         _back_to_validation(order, "updated by the channel")
     elif lines_changed or b or a:
