@@ -115,6 +115,8 @@ class SettingsForm(forms.ModelForm):
             "notify_backordered",
             "notify_cancelled",
             "notify_modified",
+            "notify_delivered",
+            "notify_delivery_exception",
             "reply_to",
             "auto_release",
             "allow_split",

@@ -334,6 +334,10 @@ class OrderSettings(TenantModel):
     notify_backordered = models.BooleanField(default=True, help_text="Email when delayed/backordered")
     notify_cancelled = models.BooleanField(default=True, help_text="Email when cancelled")
     notify_modified = models.BooleanField(default=True, help_text="Email when the order is changed")
+    notify_delivered = models.BooleanField(default=True, help_text="Email when the carrier delivered it")
+    notify_delivery_exception = models.BooleanField(
+        default=True, help_text="Email when the carrier reports a delivery problem"
+    )
     reply_to = models.EmailField(blank=True)
     auto_release = models.BooleanField(default=True, help_text="Release allocated orders to the warehouse")
     allow_split = models.BooleanField(default=True)
