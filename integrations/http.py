@@ -3,9 +3,12 @@ explicit timeouts, a configurable base URL, the per-connection token bucket, and
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+from datetime import timedelta
+from typing import Any, ClassVar
 
 import httpx
+from django.utils import timezone
 
 from integrations import conf, ratelimit
 from integrations.base import RejectedProviderError, RetryableProviderError
@@ -57,3 +60,37 @@ class HttpTransport:
 
     def close(self) -> None:
         self.client.close()
+
+
+def basic_auth(user: str, password: str) -> str:
+    """The ``Authorization`` value for HTTP Basic credentials (OAuth token endpoints)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class HttpChannel:
+    """What the httpx-based connectors share: credentials, the transport at the connection's base URL, and
+    the rule for when the stored OAuth access token must be refreshed."""
+
+    platform: ClassVar[str]
+    default_base_url: ClassVar[str]
+    refresh_margin: ClassVar[timedelta] = timedelta(minutes=5)
+
+    def __init__(self, connection, *, timeout: float | None = None):
+        from integrations.services import connection_credentials
+
+        self.connection = connection
+        self.creds = connection_credentials(connection)
+        self.http = HttpTransport(
+            base_url=connection.base_url or self.default_base_url,
+            platform=self.platform,
+            connection_id=connection.pk,
+            timeout=timeout,
+        )
+
+    def token_is_fresh(self) -> bool:
+        conn = self.connection
+        return bool(
+            conn.access_token
+            and conn.token_expires_at
+            and conn.token_expires_at - self.refresh_margin > timezone.now()
+        )

@@ -5,7 +5,6 @@ small typed client here. OAuth user token: refreshed with the stored refresh tok
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
@@ -30,7 +29,7 @@ from integrations.base import (
 )
 from integrations.common import iso
 from integrations.ebay.mapper import order_from_ebay, product_from_ebay
-from integrations.http import HttpTransport
+from integrations.http import HttpChannel, basic_auth
 
 BASE_URL = "https://api.ebay.com"
 SCOPES = "https://api.ebay.com/oauth/api_scope/sell.fulfillment https://api.ebay.com/oauth/api_scope/sell.inventory"
@@ -38,8 +37,10 @@ REFRESH_MARGIN = timedelta(minutes=5)
 
 
 @register
-class EbayChannel:
+class EbayChannel(HttpChannel):
     platform: ClassVar[str] = "ebay"
+    default_base_url: ClassVar[str] = BASE_URL
+    refresh_margin: ClassVar[timedelta] = REFRESH_MARGIN
     auth: ClassVar[str] = "keys"
     account_label: ClassVar[str] = "eBay user ID"
     credential_fields: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -52,40 +53,24 @@ class EbayChannel:
         "Product (inventory item) import",
     )
 
-    def __init__(self, connection, *, timeout: float | None = None):
-        from integrations.services import connection_credentials
-
-        self.connection = connection
-        self.creds = connection_credentials(connection)
-        self.http = HttpTransport(
-            base_url=connection.base_url or BASE_URL,
-            platform="ebay",
-            connection_id=connection.pk,
-            timeout=timeout,
-        )
-
     # --- auth -----------------------------------------------------------------------------------------
     def authenticate(self) -> None:
         conn = self.connection
-        if (
-            conn.access_token
-            and conn.token_expires_at
-            and conn.token_expires_at - REFRESH_MARGIN > timezone.now()
-        ):
+        if self.token_is_fresh():
             return
         refresh = conn.refresh_token or self.creds.get("refresh_token", "")
         if not refresh:
             raise RejectedProviderError("No eBay refresh token: authorise Fulfil on eBay")
-        basic = base64.b64encode(
-            f"{self.creds.get('client_id') or conf.get('EBAY_CLIENT_ID')}:"
-            f"{self.creds.get('client_secret') or conf.get('EBAY_CLIENT_SECRET')}".encode()
-        ).decode()
+        basic = basic_auth(
+            self.creds.get("client_id") or conf.get("EBAY_CLIENT_ID"),
+            self.creds.get("client_secret") or conf.get("EBAY_CLIENT_SECRET"),
+        )
         response = self.http.request(
             "POST",
             "/identity/v1/oauth2/token",
             label="eBay sign-in",
             data={"grant_type": "refresh_token", "refresh_token": refresh, "scope": SCOPES},
-            headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+            headers={"Authorization": basic, "Content-Type": "application/x-www-form-urlencoded"},
         )
         data = response.json()
         conn.access_token = data["access_token"]

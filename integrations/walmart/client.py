@@ -5,7 +5,6 @@ PyPI checked: no maintained Walmart Marketplace client (``walmart-api-client`` i
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from integrations.base import (
     register,
 )
 from integrations.common import iso
-from integrations.http import HttpTransport
+from integrations.http import HttpChannel, basic_auth
 from integrations.walmart.mapper import order_from_walmart, product_from_walmart
 
 BASE_URL = "https://marketplace.walmartapis.com"
@@ -36,8 +35,10 @@ REFRESH_MARGIN = timedelta(minutes=2)
 
 
 @register
-class WalmartChannel:
+class WalmartChannel(HttpChannel):
     platform: ClassVar[str] = "walmart"
+    default_base_url: ClassVar[str] = BASE_URL
+    refresh_margin: ClassVar[timedelta] = REFRESH_MARGIN
     auth: ClassVar[str] = "keys"
     account_label: ClassVar[str] = "Walmart partner (seller) ID"
     credential_fields: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -52,18 +53,6 @@ class WalmartChannel:
         "Product (item) import",
     )
 
-    def __init__(self, connection, *, timeout: float | None = None):
-        from integrations.services import connection_credentials
-
-        self.connection = connection
-        self.creds = connection_credentials(connection)
-        self.http = HttpTransport(
-            base_url=connection.base_url or BASE_URL,
-            platform="walmart",
-            connection_id=connection.pk,
-            timeout=timeout,
-        )
-
     def _base_headers(self) -> dict:
         return {
             "WM_SVC.NAME": "Walmart Marketplace",
@@ -73,17 +62,11 @@ class WalmartChannel:
 
     def authenticate(self) -> None:
         conn = self.connection
-        if (
-            conn.access_token
-            and conn.token_expires_at
-            and conn.token_expires_at - REFRESH_MARGIN > timezone.now()
-        ):
+        if self.token_is_fresh():
             return
         if not self.creds.get("client_id"):
             raise RejectedProviderError("No Walmart client ID: paste your API keys")
-        basic = base64.b64encode(
-            f"{self.creds['client_id']}:{self.creds.get('client_secret', '')}".encode()
-        ).decode()
+        basic = basic_auth(self.creds["client_id"], self.creds.get("client_secret", ""))
         response = self.http.request(
             "POST",
             "/v3/token",
@@ -91,7 +74,7 @@ class WalmartChannel:
             data={"grant_type": "client_credentials"},
             headers={
                 **self._base_headers(),
-                "Authorization": f"Basic {basic}",
+                "Authorization": basic,
                 "Content-Type": "application/x-www-form-urlencoded",
             },
         )
