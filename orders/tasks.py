@@ -37,11 +37,11 @@ def orders_process_batch(self, *, order_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True, time_limit=60)
-def order_notify(*, order_id: int, moment: str) -> bool:
+def order_notify(*, order_id: int, moment: str, key: str = "") -> bool:
     from orders.services.notifications import order_notify as notify
 
     with audit_context(WORKER):
-        return notify(order_id=order_id, moment=moment)
+        return notify(order_id=order_id, moment=moment, key=key)
 
 
 @shared_task(acks_late=True, time_limit=300)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.carriers.conftest import fake_easypost, four_accounts, order_a  # noqa: F401
 from tests.orders.conftest import after_commit, east, products, run_import, stocked, west  # noqa: F401
 
 
