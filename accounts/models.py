@@ -50,7 +50,8 @@ class User(AbstractUser):
         "assigned warehouses",
         default=list,
         blank=True,
-        help_text='Codes of the warehouses this operator works in, e.g. ["WH1"]. Empty: every warehouse.',
+        help_text='Codes of the warehouses this operator works in, e.g. ["WH1"]. Empty: none (operator admins '
+        "work in every warehouse).",
     )
 
     USERNAME_FIELD = "email"
@@ -65,14 +66,17 @@ class User(AbstractUser):
     def is_operator(self) -> bool:
         return bool(self.operator_role) or self.is_superuser
 
+    @property
+    def works_everywhere(self) -> bool:
+        """Operator admins and superusers work in every warehouse, assigned or not."""
+        return self.is_superuser or self.operator_role == self.OperatorRole.OPERATOR_ADMIN
+
     def works_in(self, warehouse_code: str) -> bool:
-        """Operator staff work in the warehouses they are assigned to (all when none are listed); operator
-        admins and superusers everywhere; merchants' people on no warehouse floor."""
+        """Associates and managers work only in the warehouses they are assigned to (none when none are
+        listed); operator admins and superusers everywhere; merchants' people on no warehouse floor."""
         if not self.is_operator:
             return False
-        if self.is_superuser or self.operator_role == self.OperatorRole.OPERATOR_ADMIN:
-            return True
-        return not self.warehouse_codes or warehouse_code in self.warehouse_codes
+        return self.works_everywhere or warehouse_code in (self.warehouse_codes or [])
 
     @property
     def is_warehouse_manager(self) -> bool:

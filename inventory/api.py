@@ -279,6 +279,8 @@ class InboundReceiveApi(APIView):
         if not getattr(request.user, "is_operator", False) or _merchant(request) is not None:
             raise PermissionDenied("Only warehouse staff can receive stock.")
         shipment = _shipment_for(request, shipment_id)
+        if not request.user.works_in(shipment.warehouse.code):  # the staff scoping rule (warehouse.access)
+            raise PermissionDenied(f"You are not assigned to warehouse {shipment.warehouse.code}.")
         serializer = ReceiveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

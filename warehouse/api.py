@@ -1,5 +1,7 @@
 """Read-only API for warehouse staff keys (an operator user's key, no merchant): waves and a cart's pick list
-in route order. Merchant keys get 403 — the outbound floor works across merchants."""
+in route order. Merchant keys get 403 — the outbound floor works across merchants. A staff key sees only the
+warehouses its user is assigned to (``warehouse.access``): other waves are left out, another warehouse's
+cart or ``?warehouse=`` code is a 403."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
+from inventory.models import Warehouse
 from warehouse import selectors
+from warehouse.access import require_warehouse, staff_scope
 from warehouse.models import Batch, PickTask, Wave
 
 
@@ -130,8 +134,12 @@ class WaveListApi(generics.ListAPIView):
 
     def get_queryset(self):
         qs = selectors.wave_list().prefetch_related("batches__orders").order_by("-created_at", "-pk")
+        qs = staff_scope(qs, self.request.user)
         code = self.request.query_params.get("warehouse", "").strip()
         if code:
+            asked = Warehouse.objects.filter(code=code).first()
+            if asked is not None:
+                require_warehouse(self.request.user, asked)
             qs = qs.filter(warehouse__code=code)
         status = self.request.query_params.get("status", "").strip()
         if status:
@@ -148,6 +156,8 @@ class CartDetailApi(generics.RetrieveAPIView):
     permission_classes = [WarehouseStaffOnly]
 
     def get_object(self):
-        return get_object_or_404(
+        batch = get_object_or_404(
             Batch.objects.select_related("warehouse", "picker"), pk=self.kwargs["batch_id"]
         )
+        require_warehouse(self.request.user, batch.warehouse)
+        return batch

@@ -1,7 +1,9 @@
 """Warehouse floor screens: waves and batches for managers, scan-first picking and packing for associates.
 
-Operator staff only (``request.user.is_operator``); a merchant user gets 403. Scans post a client-made
-``scan_id`` so a retried request is answered from the first one (see ``services._scan_once``).
+Operator staff only (``request.user.is_operator``); a merchant user gets 403. Staff act only in the
+warehouses they are assigned to (``warehouse.access``): pickers list those, and a batch, pack session or
+replenishment task of another warehouse is a 403. Scans post a client-made ``scan_id`` so a retried request
+is answered from the first one (see ``services._scan_once``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -19,6 +23,7 @@ from fulfil.audit import actor_for_request, audit_context
 from inventory.models import Warehouse
 from orders.models import OrderLine
 from warehouse import documents, packing, selectors, services
+from warehouse.access import NO_ASSIGNMENT, pick_warehouse, require_warehouse, staff_warehouses
 from warehouse.exceptions import WarehouseError
 from warehouse.models import Batch, PackSession, PickTask, QcChecklist, ReplenishmentTask
 
@@ -36,14 +41,19 @@ def operator_required(view):
 
 
 def _warehouse(request: HttpRequest) -> Warehouse:
-    code = request.GET.get("wh") or request.POST.get("wh") or request.session.get("warehouse_code")
-    qs = Warehouse.objects.filter(owner_merchant__isnull=True, is_active=True)
-    wh = qs.filter(code=code).first() if code else None
-    wh = wh or qs.order_by("code").first()
+    """The current outbound warehouse, one the user is assigned to (``?wh=`` of another is a 403)."""
+    wh = pick_warehouse(request, outbound=True)
     if wh is None:
-        raise WarehouseError("No warehouse is set up yet.")
-    request.session["warehouse_code"] = wh.code
+        no_floor = request.user.works_everywhere or request.user.warehouse_codes
+        raise WarehouseError("No warehouse is set up yet." if no_floor else NO_ASSIGNMENT)
     return wh
+
+
+def _staff_get(request: HttpRequest, qs: QuerySet, pk: int) -> Model:
+    """One floor object by pk (404 when absent), 403 unless it is in a warehouse the user works in."""
+    obj = get_object_or_404(qs, pk=pk)
+    require_warehouse(request.user, obj.warehouse)
+    return obj
 
 
 @operator_required
@@ -55,7 +65,7 @@ def home(request: HttpRequest) -> HttpResponse:
     batches = Paginator(selectors.batch_list(warehouse=wh).exclude(status=Batch.Status.CANCELLED), 25)
     ctx = {
         "wh": wh,
-        "warehouses": Warehouse.objects.filter(owner_merchant__isnull=True, is_active=True),
+        "warehouses": staff_warehouses(request.user).filter(owner_merchant__isnull=True),
         "waves": selectors.wave_list(warehouse=wh)[:10],
         "batches": batches.get_page(request.GET.get("page")),
         "releasable": selectors.releasable_orders(warehouse=wh).count(),
@@ -66,6 +76,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @operator_required
 @require_POST
 def wave_create(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_warehouse_manager:
+        raise PermissionDenied("Waves are created by warehouse managers.")
     wh = _warehouse(request)
     rules = {
         "line_profile": request.POST.get("line_profile", "any"),
@@ -84,7 +96,7 @@ def wave_create(request: HttpRequest) -> HttpResponse:
 
 @operator_required
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_object_or_404(Batch, pk=pk)
+    batch = _staff_get(request, Batch.objects.select_related("warehouse"), pk)
     return TemplateResponse(
         request, "warehouse/batch.html", {"batch": batch, "tasks": selectors.batch_tasks(batch=batch)}
     )
@@ -92,7 +104,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @operator_required
 def pick_list_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_object_or_404(Batch, pk=pk)
+    batch = _staff_get(request, Batch.objects.select_related("warehouse"), pk)
     pdf = documents.pick_list_pdf(batch=batch, tasks=selectors.batch_tasks(batch=batch))
     resp = HttpResponse(pdf, content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="picklist-{batch.number}.pdf"'
@@ -120,7 +132,7 @@ def _qc_answer(request: HttpRequest) -> dict:
 
 @operator_required
 def pick(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_object_or_404(Batch, pk=pk)
+    batch = _staff_get(request, Batch.objects.select_related("warehouse"), pk)
     if batch.status == Batch.Status.OPEN:
         with audit_context(actor_for_request(request)):
             batch = services.batch_start(batch=batch, user=request.user)
@@ -130,7 +142,7 @@ def pick(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_required
 @require_POST
 def pick_scan(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_object_or_404(Batch, pk=pk)
+    batch = _staff_get(request, Batch.objects.select_related("warehouse"), pk)
     code = request.POST.get("code", "").strip()
     qty = request.POST.get("quantity", "").strip()
     scan_id = request.POST.get("scan_id", "")
@@ -160,16 +172,19 @@ def pick_scan(request: HttpRequest, pk: int) -> HttpResponse:
 
 @operator_required
 def pack_station(request: HttpRequest) -> HttpResponse:
-    error = ""
-    if request.method == "POST":
+    error, wh = "", None
+    try:
+        wh = _warehouse(request)
+    except WarehouseError as exc:
+        error = str(exc)
+    if request.method == "POST" and wh is not None:
         try:
-            wh = _warehouse(request)
             session = services.pack_open(warehouse=wh, user=request.user, code=request.POST.get("code", ""))
             return redirect("warehouse:pack_session", pk=session.pk)
         except WarehouseError as exc:
             error = str(exc)
-    status = 409 if error else 200
-    return TemplateResponse(request, "warehouse/pack_station.html", {"error": error}, status=status)
+    status = 409 if error and request.method == "POST" else 200
+    return TemplateResponse(request, "warehouse/pack_station.html", {"error": error, "wh": wh}, status=status)
 
 
 def _pack_ctx(session: PackSession, result=None) -> dict:
@@ -223,14 +238,14 @@ def _instructions(session: PackSession, lines: list[OrderLine]) -> list[str]:
 
 @operator_required
 def pack_session(request: HttpRequest, pk: int) -> HttpResponse:
-    session = get_object_or_404(PackSession.objects.select_related("order", "warehouse"), pk=pk)
+    session = _staff_get(request, PackSession.objects.select_related("order", "warehouse"), pk)
     return TemplateResponse(request, "warehouse/pack.html", _pack_ctx(session))
 
 
 @operator_required
 @require_POST
 def pack_scan(request: HttpRequest, pk: int) -> HttpResponse:
-    session = get_object_or_404(PackSession, pk=pk)
+    session = _staff_get(request, PackSession.objects.select_related("warehouse"), pk)
     with audit_context(actor_for_request(request)):
         try:
             if request.POST.get("action") == "qc":
@@ -258,7 +273,7 @@ def pack_scan(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_required
 @require_POST
 def pack_ship(request: HttpRequest, pk: int) -> HttpResponse:
-    session = get_object_or_404(PackSession, pk=pk)
+    session = _staff_get(request, PackSession.objects.select_related("warehouse"), pk)
     weight = request.POST.get("weight_g", "").strip()
     result = None
     with audit_context(actor_for_request(request)):
@@ -296,7 +311,7 @@ def _shipment(session: PackSession, n: int):
 
 @operator_required
 def pack_label(request: HttpRequest, pk: int, n: int, fmt: str) -> HttpResponse:
-    session = get_object_or_404(PackSession.objects.select_related("order", "warehouse"), pk=pk)
+    session = _staff_get(request, PackSession.objects.select_related("order", "warehouse"), pk)
     shipment = _shipment(session, n)
     if shipment is None:
         return HttpResponse("No label bought yet.", status=404)
@@ -312,7 +327,7 @@ def pack_label(request: HttpRequest, pk: int, n: int, fmt: str) -> HttpResponse:
 
 @operator_required
 def packing_slip(request: HttpRequest, pk: int) -> HttpResponse:
-    session = get_object_or_404(PackSession.objects.select_related("order", "warehouse"), pk=pk)
+    session = _staff_get(request, PackSession.objects.select_related("order", "warehouse"), pk)
     lines = list(OrderLine.objects.filter(order=session.order).select_related("product"))
     pdf = documents.packing_slip_pdf(
         order=session.order, lines=lines, warehouse=session.warehouse, instructions=None
@@ -333,7 +348,7 @@ def replenish_list(request: HttpRequest) -> HttpResponse:
 @operator_required
 @require_POST
 def replenish_take(request: HttpRequest, pk: int) -> HttpResponse:
-    task = get_object_or_404(ReplenishmentTask, pk=pk)
+    task = _staff_get(request, ReplenishmentTask.objects.select_related("warehouse"), pk)
     with audit_context(actor_for_request(request)):
         try:
             services.replenishment_take(task=task, user=request.user)
@@ -350,8 +365,10 @@ def _replenish_ctx(task: ReplenishmentTask, result=None) -> dict:
 
 @operator_required
 def replenish(request: HttpRequest, pk: int) -> HttpResponse:
-    task = get_object_or_404(
-        ReplenishmentTask.objects.select_related("product", "from_location", "to_location"), pk=pk
+    task = _staff_get(
+        request,
+        ReplenishmentTask.objects.select_related("product", "from_location", "to_location", "warehouse"),
+        pk,
     )
     return TemplateResponse(request, "warehouse/replenish.html", _replenish_ctx(task))
 
@@ -359,7 +376,7 @@ def replenish(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_required
 @require_POST
 def replenish_scan(request: HttpRequest, pk: int) -> HttpResponse:
-    task = get_object_or_404(ReplenishmentTask, pk=pk)
+    task = _staff_get(request, ReplenishmentTask.objects.select_related("warehouse"), pk)
     with audit_context(actor_for_request(request)):
         try:
             result = services.replenishment_scan(

@@ -123,7 +123,7 @@ def test_nav_shows_warehouse_to_operators_and_not_to_merchants(client, client_a)
     ("role", "superuser", "codes", "expected"),
     [
         ("", False, [], {"WH1": False, "WH2": False}),
-        ("associate", False, [], {"WH1": True, "WH2": True}),
+        ("associate", False, [], {"WH1": False, "WH2": False}),
         ("associate", False, ["WH1"], {"WH1": True, "WH2": False}),
         ("manager", False, ["WH2"], {"WH1": False, "WH2": True}),
         ("operator_admin", False, ["WH1"], {"WH1": True, "WH2": True}),

@@ -65,3 +65,19 @@ def asn(merchant_a, wh, products):
         carrier="UPS",
         lines=[(products["mug"], 10), (products["lamp"], 5), (products["serum"], 6)],
     )
+
+
+# Staff work only in the warehouses they are assigned to (warehouse.access): the floor's staff are assigned to
+# this package's warehouse, TST1.
+@pytest.fixture
+def associate(associate):
+    associate.warehouse_codes = ["TST1"]
+    associate.save(update_fields=["warehouse_codes"])
+    return associate
+
+
+@pytest.fixture
+def manager(manager):
+    manager.warehouse_codes = ["TST1"]
+    manager.save(update_fields=["warehouse_codes"])
+    return manager

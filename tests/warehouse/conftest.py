@@ -101,3 +101,19 @@ def released(merchant_a, products, django_capture_on_commit_callbacks):
         return order
 
     return make
+
+
+# Staff work only in the warehouses they are assigned to (warehouse.access): the floor's staff are assigned to
+# this package's warehouse, WH1.
+@pytest.fixture
+def associate(associate):
+    associate.warehouse_codes = ["WH1"]
+    associate.save(update_fields=["warehouse_codes"])
+    return associate
+
+
+@pytest.fixture
+def manager(manager):
+    manager.warehouse_codes = ["WH1"]
+    manager.save(update_fields=["warehouse_codes"])
+    return manager

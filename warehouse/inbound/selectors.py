@@ -9,7 +9,8 @@ from django.db.models import Count, Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from inventory.models import InboundShipment, Location, Product, StockQuant, Warehouse
+from inventory.models import InboundShipment, Location, Product, StockQuant
+from warehouse.access import staff_scope, staff_warehouses
 from warehouse.inbound import abc, putaway
 from warehouse.inbound.models import (
     CountSettings,
@@ -242,14 +243,18 @@ def receiving_report(*, shipment: InboundShipment) -> dict:
     }
 
 
-def inbound_schedule(*, warehouse_id: int | None = None, days: int = 14, start: dt.date | None = None):
-    """Open ASNs grouped by dock day (expected date), overdue first."""
+def inbound_schedule(
+    *, warehouse_id: int | None = None, days: int = 14, start: dt.date | None = None, staff=None
+):
+    """Open ASNs grouped by dock day (expected date), overdue first; ``staff``: only their warehouses."""
     start = start or timezone.localdate()
     qs = InboundShipment.objects.filter(
         status__in=[InboundShipment.Status.EXPECTED, InboundShipment.Status.RECEIVING]
     ).select_related("warehouse")
     if warehouse_id:
         qs = qs.filter(warehouse_id=warehouse_id)
+    if staff is not None:
+        qs = staff_scope(qs, staff)
     qs = qs.filter(Q(expected_at__lte=start + dt.timedelta(days=days)) | Q(expected_at__isnull=True))
     qs = qs.annotate(n_lines=Count("lines"), units=Sum("lines__quantity_expected"))
     by_day: dict[dt.date | None, list] = {}
@@ -274,13 +279,16 @@ def count_queue(*, warehouse_id: int | None = None, statuses=None):
     return qs.order_by("-priority", "created_at", "pk")
 
 
-def count_accuracy(*, since: dt.datetime | None = None, warehouse_id: int | None = None) -> dict:
-    """Share of closed counts with no variance — overall, by location, by counter, by SKU, by week."""
+def count_accuracy(*, since: dt.datetime | None = None, warehouse_id: int | None = None, staff=None) -> dict:
+    """Share of closed counts with no variance — overall, by location, by counter, by SKU, by week;
+    ``staff``: only the warehouses that user works in."""
     qs = CycleCount.objects.filter(status__in=[CycleCount.Status.DONE, CycleCount.Status.REJECTED])
     if since:
         qs = qs.filter(closed_at__gte=since)
     if warehouse_id:
         qs = qs.filter(warehouse_id=warehouse_id)
+    if staff is not None:
+        qs = staff_scope(qs, staff)
 
     def group(field: str) -> list[dict]:
         out = []
@@ -340,4 +348,5 @@ def variance_report(*, since: dt.datetime | None = None, warehouse_id: int | Non
 
 
 def warehouses_for_staff(user):
-    return Warehouse.objects.filter(is_active=True, owner_merchant__isnull=True).order_by("code")
+    """The operator's warehouses ``user`` works in (see ``warehouse.access``)."""
+    return staff_warehouses(user).filter(owner_merchant__isnull=True)

@@ -1,5 +1,8 @@
 """Pages. Merchant side (``@merchant_required``, everything through ``for_merchant``) and the warehouse floor
-(``@operator_required``: operator staff only; a merchant user gets 403). Floor screens are tablet screens:
+(``@operator_required``: operator staff only; a merchant user gets 403). Staff see and act only in the
+warehouses they are assigned to (``warehouse.access``): lists are narrowed with ``staff_scope``, and an ASN,
+session, task, count or return of another warehouse is a 403 before anything changes. Floor screens are
+tablet screens:
 one task each, the scan input always focused, every POST idempotent by the form's ``client_scan_id``."""
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from fulfil.audit import actor_for_request, audit_context
 from fulfil.tenancy import get_for_merchant_or_404, merchant_required
 from inventory.exceptions import InventoryError
 from inventory.models import InboundShipment, Location, Product, Warehouse
+from warehouse.access import require_warehouse, staff_scope
 from warehouse.inbound import gs1, inv, selectors, services
 from warehouse.inbound.models import (
     CycleCount,
@@ -314,23 +318,39 @@ def _ctx(**kw):
     return {"client_scan_id": uuid.uuid4().hex, **kw}
 
 
+def _mine(request, qs):
+    """``qs`` narrowed to the warehouses the user works in."""
+    return staff_scope(qs, request.user)
+
+
+def _staff_get(request, qs, **lookup):
+    """One floor object (404 when absent), 403 unless it is in a warehouse the user works in."""
+    obj = get_object_or_404(qs, **lookup)
+    require_warehouse(request.user, obj.warehouse)
+    return obj
+
+
 @operator_required
 def floor_home(request):
     return TemplateResponse(
         request,
         "inbound/floor/home.html",
         {
-            "putaways": PutawayTask.objects.filter(status=PutawayTask.Status.OPEN).count(),
-            "counts": CycleCount.objects.filter(status__in=CycleCount.OPEN_STATUSES).count(),
-            "approvals": CycleCount.objects.filter(status=CycleCount.Status.APPROVAL).count(),
-            "returns": ReturnAuthorization.objects.filter(status=ReturnAuthorization.Status.OPEN).count(),
+            "putaways": _mine(request, PutawayTask.objects.filter(status=PutawayTask.Status.OPEN)).count(),
+            "counts": _mine(request, CycleCount.objects.filter(status__in=CycleCount.OPEN_STATUSES)).count(),
+            "approvals": _mine(request, CycleCount.objects.filter(status=CycleCount.Status.APPROVAL)).count(),
+            "returns": _mine(
+                request, ReturnAuthorization.objects.filter(status=ReturnAuthorization.Status.OPEN)
+            ).count(),
         },
     )
 
 
 @operator_required
 def floor_schedule(request):
-    return TemplateResponse(request, "inbound/floor/schedule.html", selectors.inbound_schedule())
+    return TemplateResponse(
+        request, "inbound/floor/schedule.html", selectors.inbound_schedule(staff=request.user)
+    )
 
 
 def _find_shipment(text: str) -> InboundShipment | None:
@@ -358,6 +378,7 @@ def floor_receive_start(request):
         if shipment is None:
             messages.error(request, "No open inbound shipment for that label. Scan the ASN label (ASN:…).")
             return redirect("inbound:floor_receive_start")
+        require_warehouse(request.user, shipment.warehouse)
         try:
             services.receiving_start(
                 shipment=shipment, user=request.user, dock=request.POST.get("dock", "")[:20]
@@ -380,7 +401,7 @@ def _find_product(merchant_id: int, scan: gs1.Scan) -> Product | None:
 
 @operator_required
 def floor_receive(request, shipment_id: int):
-    shipment = get_object_or_404(InboundShipment.objects.select_related("warehouse"), pk=shipment_id)
+    shipment = _staff_get(request, InboundShipment.objects.select_related("warehouse"), pk=shipment_id)
     session = ReceivingSession.objects.filter(shipment=shipment).first()
     if session is None:
         session = services.receiving_start(shipment=shipment, user=request.user)
@@ -444,7 +465,9 @@ def floor_receive(request, shipment_id: int):
 @operator_required
 @require_POST
 def floor_receive_done(request, shipment_id: int):
-    session = get_object_or_404(ReceivingSession, shipment_id=shipment_id)
+    session = _staff_get(
+        request, ReceivingSession.objects.select_related("warehouse"), shipment_id=shipment_id
+    )
     try:
         services.receiving_complete(session=session, user=request.user)
     except (FloorError, InventoryError) as exc:
@@ -457,7 +480,9 @@ def floor_receive_done(request, shipment_id: int):
 @operator_required
 @require_POST
 def floor_qc(request, shipment_id: int, product_id: int):
-    session = get_object_or_404(ReceivingSession, shipment_id=shipment_id)
+    session = _staff_get(
+        request, ReceivingSession.objects.select_related("warehouse"), shipment_id=shipment_id
+    )
     product = get_object_or_404(Product, pk=product_id, merchant_id=session.merchant_id)
     checklist = selectors.qc_checklist_for(product=product)
     try:
@@ -488,7 +513,7 @@ def floor_qc(request, shipment_id: int, product_id: int):
 
 @operator_required
 def floor_putaway_list(request):
-    tasks = selectors.putaway_open_list()
+    tasks = _mine(request, selectors.putaway_open_list())
     if request.method == "POST":
         text = request.POST.get("scan", "").strip()
         task = None
@@ -503,8 +528,10 @@ def floor_putaway_list(request):
 
 @operator_required
 def floor_putaway(request, task_id: int):
-    task = get_object_or_404(
-        PutawayTask.objects.select_related("product", "suggested_location", "from_location"), pk=task_id
+    task = _staff_get(
+        request,
+        PutawayTask.objects.select_related("product", "suggested_location", "from_location", "warehouse"),
+        pk=task_id,
     )
     if request.method == "POST":
         text = request.POST.get("scan", "").strip()
@@ -530,13 +557,17 @@ def floor_putaway(request, task_id: int):
 
 @operator_required
 def floor_counts(request):
-    queue = selectors.count_queue(statuses=[CycleCount.Status.OPEN, CycleCount.Status.RECOUNT])
+    queue = _mine(
+        request, selectors.count_queue(statuses=[CycleCount.Status.OPEN, CycleCount.Status.RECOUNT])
+    )
     return TemplateResponse(request, "inbound/floor/counts.html", {"page": _page(request, queue, 30)})
 
 
 @operator_required
 def floor_count(request, count_id: int):
-    count = get_object_or_404(CycleCount.objects.select_related("location", "product"), pk=count_id)
+    count = _staff_get(
+        request, CycleCount.objects.select_related("location", "product", "warehouse"), pk=count_id
+    )
     if request.method == "POST":
         try:
             qty = int(request.POST.get("quantity", "").strip())
@@ -557,7 +588,9 @@ def floor_count(request, count_id: int):
         except (FloorError, ValidationError) as exc:
             messages.error(request, _errors(exc) if isinstance(exc, ValidationError) else str(exc))
             return redirect("inbound:floor_count", count_id=count.pk)
-        nxt = selectors.count_queue(statuses=[CycleCount.Status.OPEN, CycleCount.Status.RECOUNT]).first()
+        nxt = _mine(
+            request, selectors.count_queue(statuses=[CycleCount.Status.OPEN, CycleCount.Status.RECOUNT])
+        ).first()
         return redirect("inbound:floor_count", count_id=nxt.pk) if nxt else redirect("inbound:floor_counts")
     if count.status not in (CycleCount.Status.OPEN, CycleCount.Status.RECOUNT):
         messages.info(request, f"Count {count.pk} is {count.get_status_display().lower()}.")
@@ -568,7 +601,12 @@ def floor_count(request, count_id: int):
 @operator_required
 def floor_approvals(request):
     if request.method == "POST":
-        count = get_object_or_404(CycleCount, pk=request.POST.get("count_id") or 0)
+        count_id = request.POST.get("count_id") or "0"
+        count = _staff_get(
+            request,
+            CycleCount.objects.select_related("warehouse"),
+            pk=int(count_id) if count_id.isdigit() else 0,
+        )
         try:
             services.count_approve(
                 count=count,
@@ -582,7 +620,9 @@ def floor_approvals(request):
         except FloorError as exc:
             messages.error(request, str(exc))
         return redirect("inbound:floor_approvals")
-    queue = selectors.count_queue(statuses=[CycleCount.Status.APPROVAL]).select_related("counted_by")
+    queue = _mine(request, selectors.count_queue(statuses=[CycleCount.Status.APPROVAL])).select_related(
+        "counted_by"
+    )
     return TemplateResponse(request, "inbound/floor/approvals.html", {"page": _page(request, queue)})
 
 
@@ -597,8 +637,8 @@ def floor_variance(request):
         "inbound/floor/variance.html",
         {
             "days": days,
-            "accuracy": selectors.count_accuracy(since=since),
-            "page": _page(request, selectors.variance_report(since=since)),
+            "accuracy": selectors.count_accuracy(since=since, staff=request.user),
+            "page": _page(request, _mine(request, selectors.variance_report(since=since))),
         },
     )
 
@@ -607,7 +647,8 @@ def floor_variance(request):
 def floor_count_sheet(request):
     from warehouse.inbound.pdf import count_sheet_pdf
 
-    queue = list(selectors.count_queue(statuses=[CycleCount.Status.OPEN, CycleCount.Status.RECOUNT])[:500])
+    statuses = [CycleCount.Status.OPEN, CycleCount.Status.RECOUNT]
+    queue = list(_mine(request, selectors.count_queue(statuses=statuses))[:500])
     response = HttpResponse(count_sheet_pdf(queue), content_type="application/pdf")
     response["Content-Disposition"] = 'inline; filename="count-sheet.pdf"'
     return response
@@ -636,16 +677,19 @@ def floor_returns(request):
         if rma is None:
             messages.error(request, "No return with that label. Scan the RMA label (RMA:…).")
             return redirect("inbound:floor_returns")
+        require_warehouse(request.user, rma.warehouse)
         return redirect("inbound:floor_return", rma_id=rma.pk)
-    open_rmas = ReturnAuthorization.objects.filter(
-        status__in=[ReturnAuthorization.Status.OPEN, ReturnAuthorization.Status.RECEIVED]
-    ).select_related("order")
+    open_rmas = (
+        _mine(request, ReturnAuthorization.objects)
+        .filter(status__in=[ReturnAuthorization.Status.OPEN, ReturnAuthorization.Status.RECEIVED])
+        .select_related("order")
+    )
     return TemplateResponse(request, "inbound/floor/returns.html", _ctx(page=_page(request, open_rmas)))
 
 
 @operator_required
 def floor_return(request, rma_id: int):
-    rma = get_object_or_404(ReturnAuthorization.objects.select_related("order", "warehouse"), pk=rma_id)
+    rma = _staff_get(request, ReturnAuthorization.objects.select_related("order", "warehouse"), pk=rma_id)
     if request.method == "POST":
         if request.POST.get("action") == "finish":
             try:
