@@ -13,6 +13,10 @@ class BillingConfig(AppConfig):
         from orders.guards import register_release_guard
 
         register_release_guard(handlers.credit_release_guard, key="billing.credit", per_merchant=True)
+        from billing.panels import order_cost_panel
+        from orders.panels import register_detail_panel
+
+        register_detail_panel(order_cost_panel, key="billing-cost", position=20)
 
         demo_registry.register(70, "billing: rate cards, charges and an invoice", demo.load)
         onboarding.register(

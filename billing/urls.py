@@ -15,6 +15,7 @@ urlpatterns = [
     path("payment-methods/", views.payment_methods, name="payment_methods"),
     path("payment-methods/<int:pk>/<str:action>/", views.payment_method_action, name="payment_method_action"),
     path("costs/", views.costs, name="costs"),
+    path("orders/<int:order_id>/cost/", views.order_cost_fragment, name="order_cost"),
     path("volume/", views.volume, name="volume"),
     path("estimates/", views.estimates, name="estimates"),
     path("statements/", views.statements, name="statements"),

@@ -339,6 +339,17 @@ def costs(request):
 
 
 @merchant_required
+def order_cost_fragment(request, order_id: int):
+    """The order page's cost panel as an HTMX fragment (a foreign or unknown order is a 404)."""
+    from billing.panels import order_cost_context
+
+    ctx = order_cost_context(merchant_id=request.merchant.pk, order_id=order_id)
+    if ctx is None:
+        raise Http404("Not found.")
+    return TemplateResponse(request, "billing/_order_cost.html", ctx)
+
+
+@merchant_required
 def volume(request):
     m = request.merchant
     form = CommitmentForm(request.POST or None)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from fulfil.audit import actor_for_request, audit_context
 from fulfil.tenancy import get_for_merchant_or_404, merchant_required
-from orders import reports, routing, selectors, services
+from orders import panels, reports, routing, selectors, services
 from orders.api import canonical_from_api
 from orders.exceptions import InvalidOrder, OrderError
 from orders.forms import (
@@ -220,6 +220,7 @@ def order_detail(request, order_id: int, *, status: int = 200, extra: dict | Non
         "candidates": (order.routing or {}).get("candidates", []),
         "options": (order.routing or {}).get("options", []),
         "services": ["standard", "expedited", "overnight"],
+        "panels": panels.render_detail_panels(request, order),
         **(extra or {}),
     }
     return TemplateResponse(request, "orders/detail.html", ctx, status=status)

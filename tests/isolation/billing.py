@@ -103,6 +103,12 @@ CASES = [
         api_detail=lambda c: f"/api/v1/orders/{c.order_id}/costs/",
     ),
     Case(
+        name="billing order cost panel",
+        make=_order_cost,
+        marker=lambda c: f'cost-estimated-total">{c.estimated_total}<',
+        html_detail=lambda c: f"/app/billing/orders/{c.order_id}/cost/",
+    ),
+    Case(
         name="billing saved estimate",
         make=_estimate,
         marker=lambda e: e.token,
