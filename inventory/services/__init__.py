@@ -5,6 +5,7 @@ write ``from inventory.services import stock_reserve``.
 """
 
 from inventory.exceptions import AllocationOnHold, InsufficientStock, InventoryError
+from inventory.services.bulk import ReserveRequest, stock_reserve_many  # noqa: F401 - re-exported
 from inventory.services.catalog import (
     catalog_activate,
     product_create,
