@@ -7,7 +7,7 @@ Services call ``audit_record`` in the same transaction as the change. The acting
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -91,6 +91,32 @@ def audit_record(
         message=message,
         request_id=current_request_id(),
     )
+
+
+def record_many(entries: Iterable[dict[str, Any]]) -> list[AuditEntry]:
+    """``audit_record`` for many entries in one insert. Each entry holds ``audit_record``'s keyword arguments
+    (``obj_type``, ``obj_id``, ``action``, optional ``merchant_id``, ``before``, ``after``, ``message``,
+    ``actor``); an entry without an actor gets the current one."""
+    request_id = current_request_id()
+    rows = []
+    for e in entries:
+        actor = e.get("actor") or current_actor()
+        rows.append(
+            AuditEntry(
+                merchant_id=e.get("merchant_id"),
+                actor_id=actor.user_id,
+                actor_label=actor.label,
+                source=actor.source,
+                object_type=e["obj_type"],
+                object_id=str(e["obj_id"]),
+                action=e["action"],
+                before=_jsonable(e.get("before") or {}),
+                after=_jsonable(e.get("after") or {}),
+                message=e.get("message", ""),
+                request_id=request_id,
+            )
+        )
+    return AuditEntry.objects.bulk_create(rows) if rows else []
 
 
 def diff(before: dict, after: dict) -> tuple[dict, dict]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -49,6 +49,18 @@ def emit(event_type: str, payload: dict[str, Any], *, merchant_id: int | None = 
     event = OutboxEvent.objects.create(event_type=event_type, payload=payload, merchant_id=merchant_id)
     transaction.on_commit(partial(_enqueue, event_id=event.pk))
     return event
+
+
+def emit_many(events: Iterable[tuple[str, dict[str, Any], int | None]]) -> list[OutboxEvent]:
+    """``emit`` for many events at once: ``(type, payload, merchant_id)`` each, one bulk insert inside the
+    caller's transaction, then one dispatch per event on commit (the same dispatch ``emit`` schedules)."""
+    rows = [OutboxEvent(event_type=t, payload=p, merchant_id=m) for t, p, m in events]
+    if not rows:
+        return []
+    created = OutboxEvent.objects.bulk_create(rows)
+    for event in created:
+        transaction.on_commit(partial(_enqueue, event_id=event.pk))
+    return created
 
 
 def _enqueue(*, event_id: int) -> None:

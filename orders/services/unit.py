@@ -14,13 +14,11 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.db import transaction
 
-from fulfil.audit import _jsonable, current_actor
-from fulfil.middleware import current_request_id
-from fulfil.models import AuditEntry, OutboxEvent
+from fulfil import outbox
+from fulfil.audit import current_actor, record_many
 
 _current: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("orders_batch", default=None)
 
@@ -33,8 +31,8 @@ class Batch:
     line_fields: set[str] = field(default_factory=set)
     allocation_rows: list = field(default_factory=list)
     allocation_lines: set[int] = field(default_factory=set)
-    audits: list[AuditEntry] = field(default_factory=list)
-    events: list[OutboxEvent] = field(default_factory=list)
+    audits: list[dict] = field(default_factory=list)  # audit_record kwargs, written by audit.record_many
+    events: list[tuple[str, dict, int | None]] = field(default_factory=list)  # for outbox.emit_many
     notifications: list[tuple[object, str]] = field(default_factory=list)
     products: dict[tuple[int, str], object] | None = None  # (merchant, sku) -> Product, prefetched
     warehouses: dict[int, list] = field(default_factory=dict)  # merchant -> warehouses
@@ -52,25 +50,21 @@ class Batch:
         self.line_fields.update(fields)
 
     def audit(self, *, obj_id, action: str, merchant_id, before=None, after=None, message: str = "") -> None:
-        actor = current_actor()
         self.audits.append(
-            AuditEntry(
-                merchant_id=merchant_id,
-                actor_id=actor.user_id,
-                actor_label=actor.label,
-                source=actor.source,
-                object_type="order",
-                object_id=str(obj_id),
-                action=action,
-                before=_jsonable(before or {}),
-                after=_jsonable(after or {}),
-                message=message,
-                request_id=current_request_id(),
-            )
+            {
+                "obj_type": "order",
+                "obj_id": obj_id,
+                "action": action,
+                "merchant_id": merchant_id,
+                "before": before,
+                "after": after,
+                "message": message,
+                "actor": current_actor(),  # who acted when it happened, not when it is flushed
+            }
         )
 
     def emit(self, event_type: str, payload: dict, *, merchant_id) -> None:
-        self.events.append(OutboxEvent(event_type=event_type, payload=payload, merchant_id=merchant_id))
+        self.events.append((event_type, payload, merchant_id))
 
     def took(self, merchant_id: int, product_id: int, warehouse_id: int, quantity: int) -> None:
         available = self.stock.get(merchant_id, ({}, {}))[0]
@@ -93,13 +87,8 @@ class Batch:
             OrderLineAllocation.objects.filter(line_id__in=self.allocation_lines).delete()
         if self.allocation_rows:
             OrderLineAllocation.objects.bulk_create(self.allocation_rows)
-        if self.audits:
-            AuditEntry.objects.bulk_create(self.audits)
-        if self.events:
-            from fulfil import outbox
-
-            for event in OutboxEvent.objects.bulk_create(self.events):
-                transaction.on_commit(partial(outbox._enqueue, event_id=event.pk))
+        record_many(self.audits)
+        outbox.emit_many(self.events)
         for order, moment in self.notifications:
             queue_notification(order=order, moment=moment)
         self.__init__()  # everything written; the batch can go on
