@@ -96,6 +96,27 @@ def api_key_revoke(*, key: ApiKey) -> None:
         audit_record(obj_type="api_key", obj_id=key.pk, action="revoked", merchant_id=key.merchant_id)
 
 
+@transaction.atomic
+def staff_warehouse_assign(*, staff: User, code: str, assigned: bool = True) -> User:
+    """Assign operator staff to the warehouse ``code`` (or unassign them); each change is audited. The caller
+    checks that the acting manager may manage ``code``."""
+    staff = User.objects.select_for_update().get(pk=staff.pk)
+    before = sorted(staff.warehouse_codes or [])
+    after = sorted(set(before) | {code}) if assigned else [c for c in before if c != code]
+    if after != before:
+        staff.warehouse_codes = after
+        staff.save(update_fields=["warehouse_codes"])
+        audit_record(
+            obj_type="user",
+            obj_id=staff.pk,
+            action="warehouse_assigned" if assigned else "warehouse_unassigned",
+            before={"warehouse_codes": before},
+            after={"warehouse_codes": after},
+            message=f"{staff.email} {'assigned to' if assigned else 'unassigned from'} {code}",
+        )
+    return staff
+
+
 def phone_normalize(*, raw: str, region: str = "US") -> str:
     """A phone number as typed → E.164 (``+13035550123``), or a ``ValidationError``."""
     try:

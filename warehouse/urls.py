@@ -20,4 +20,5 @@ urlpatterns = [
     path("replenish/<int:pk>/take/", views.replenish_take, name="replenish_take"),
     path("replenish/<int:pk>/", views.replenish, name="replenish"),
     path("replenish/<int:pk>/scan/", views.replenish_scan, name="replenish_scan"),
+    path("staff/", views.staff, name="staff"),
 ]

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from accounts.models import User
+from accounts.services import staff_warehouse_assign
 from fulfil.audit import actor_for_request, audit_context
 from inventory.models import Warehouse
 from orders.models import OrderLine
@@ -391,3 +394,45 @@ def replenish_scan(request: HttpRequest, pk: int) -> HttpResponse:
     resp = TemplateResponse(request, "warehouse/replenish.html#task", _replenish_ctx(task, result))
     resp["Vary"] = "HX-Request"
     return resp
+
+
+# --- Staff assignment (warehouse managers) ----------------------------------------------------------------
+
+
+@operator_required
+def staff(request: HttpRequest) -> HttpResponse:
+    """Operator staff with their roles and warehouses; a manager assigns and unassigns them within the
+    manager's own warehouses (operator admins: any). Operator admins work everywhere and are not assigned."""
+    if not request.user.is_warehouse_manager:
+        raise PermissionDenied("Only warehouse managers assign staff to warehouses.")
+    mine = list(staff_warehouses(request.user))
+    if request.method == "POST":
+        member = get_object_or_404(
+            User.objects.filter(is_superuser=False).exclude(
+                operator_role__in=["", User.OperatorRole.OPERATOR_ADMIN]
+            ),
+            pk=request.POST.get("staff") if str(request.POST.get("staff", "")).isdigit() else 0,
+        )
+        if member.pk == request.user.pk:
+            raise PermissionDenied("Ask another manager to change your own warehouses.")
+        wh = get_object_or_404(Warehouse, code=request.POST.get("wh", ""))
+        require_warehouse(request.user, wh)
+        assign = request.POST.get("action") == "assign"
+        with audit_context(actor_for_request(request)):
+            staff_warehouse_assign(staff=member, code=wh.code, assigned=assign)
+        messages.success(
+            request, f"{member.email} {'assigned to' if assign else 'unassigned from'} {wh.code}."
+        )
+        return redirect(f"{request.path}?page={request.POST.get('page') or 1}")
+    people = User.objects.filter(Q(is_superuser=True) | ~Q(operator_role="")).order_by("email")
+    page = Paginator(people, 25).get_page(request.GET.get("page"))
+    rows = [
+        {
+            "person": person,
+            "everywhere": person.works_everywhere,
+            "codes": sorted(person.warehouse_codes or []),
+            "manageable": not person.works_everywhere and person.pk != request.user.pk,
+        }
+        for person in page
+    ]
+    return TemplateResponse(request, "warehouse/staff.html", {"page": page, "rows": rows, "warehouses": mine})
