@@ -7,8 +7,12 @@ eventually released (releases are timed separately). Hot SKUs run short, so some
 backorders and releases fill them — the slow path is exercised too. At the end: oversold units (reserved
 beyond on hand, per SKU) and ledger drift (``check_inventory``'s recomputation) must both be 0.
 
-Celery's broker is the in-memory transport here (no worker runs), so an outbox event costs its INSERT and
-an in-process enqueue, as with a local Redis.
+Celery's broker is a real local Redis (BENCH_BROKER_URL, default redis://127.0.0.1:6379/13, flushed at the
+start and the end; ``memory://`` gives the old in-process transport). No worker runs during the timing, so
+an outbox event costs its INSERT plus what ``outbox._enqueue`` does after commit — with a Redis broker one
+``SET NX`` of the drain flag (one ``outbox_drain`` publish per batch), otherwise one publish per event.
+Dispatching the events (the handlers) is the workers' cost and is not in these figures; ``outbox_pending``
+reports how many events the run left for them.
 
 Env: BENCH_SECONDS (default 20), BENCH_WORKERS (16), BENCH_SKUS (1000), BENCH_HOT_STOCK (20: the five
 hottest SKUs run short; set it high to measure without backorders).
@@ -24,12 +28,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ["CELERY_BROKER_URL"] = "memory://"
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13")
+os.environ["CELERY_BROKER_URL"] = BROKER
 os.environ["CELERY_RESULT_BACKEND"] = "cache+memory://"
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
 os.environ.setdefault("CONN_MAX_AGE", "600")
 
-from _common import emit, percentile, setup
+from _common import emit, percentile, setup  # noqa: E402 - the environment above comes first
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "16"))
@@ -90,8 +95,16 @@ def worker(n: int, product_ids: list[int], merchant_id: int, warehouse_id: int, 
     q.put((reserve_ms, release_ms, RETRIES["n"]))
 
 
+def _flush_broker() -> None:
+    if BROKER.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(BROKER).flushdb()
+
+
 def main() -> None:
     setup("allocation")
+    _flush_broker()
     from django.db import connections
     from django.db.models import Sum
 
@@ -155,6 +168,10 @@ def main() -> None:
         oversold += max(0, level.reserved + level.held - level.on_hand)
         oversold += max(0, allocated.get(level.product_id, 0) - level.on_hand)
     drift = len(ledger_drift())
+    from fulfil.models import OutboxEvent
+
+    pending = OutboxEvent.objects.filter(status="pending").count()
+    _flush_broker()
     emit(
         {
             "bench": "allocation",
@@ -170,6 +187,8 @@ def main() -> None:
             "deadlock_retries": retries,
             "oversold_units": oversold,
             "drift": drift,
+            "outbox_pending": pending,
+            "broker": BROKER.split("://")[0],
         }
     )
 

@@ -63,13 +63,76 @@ def emit_many(events: Iterable[tuple[str, dict[str, Any], int | None]]) -> list[
     return created
 
 
+DRAIN_FLAG = "fulfil:outbox:drain-pending"
+DRAIN_FLAG_TTL = 10  # seconds; if a drain task is lost with the flag set, the sweeper covers the gap
+DRAIN_BATCH = 100
+_flag_clients: dict[str, Any] = {}
+
+
+def _drain_flag():
+    """The Redis client holding the "a drain is queued" flag: the broker's own Redis, so the flag and the task
+    it stands for live and die together. ``None`` when Celery is eager or the broker is not Redis (then each
+    event is dispatched by its own task, as before)."""
+    from fulfil.celery import app
+
+    url = app.conf.broker_url or ""
+    if app.conf.task_always_eager or not url.startswith(("redis://", "rediss://")):
+        return None
+    client = _flag_clients.get(url)
+    if client is None:
+        import redis
+
+        client = _flag_clients[url] = redis.Redis.from_url(url, socket_timeout=2)
+    return client
+
+
 def _enqueue(*, event_id: int) -> None:
-    from fulfil.tasks import outbox_dispatch
+    """After commit: make sure the event will be dispatched. With a Redis broker, one ``SET NX`` per event
+    and one drain task per batch of events (``drain``) instead of one Celery publish per event."""
+    from fulfil.tasks import outbox_dispatch, outbox_drain
 
     try:
-        outbox_dispatch.delay(event_id=event_id)
+        flag = _drain_flag()
+        if flag is None:
+            outbox_dispatch.delay(event_id=event_id)
+        elif flag.set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_TTL):
+            try:
+                outbox_drain.delay()
+            except Exception:
+                flag.delete(DRAIN_FLAG)
+                raise
     except Exception:  # broker down: the sweeper will pick the row up
         log.warning("outbox: could not enqueue event %s; the sweeper will retry", event_id, exc_info=True)
+
+
+def drain(*, batch: int = DRAIN_BATCH, max_batches: int = 50) -> int:
+    """Dispatches the fresh pending events (the drain task). The flag is cleared FIRST: an event committed
+    after this point sets it again and queues another drain, and one committed before is visible to the
+    queries below — so no event waits for the sweeper unless a task is lost. Rows are claimed in bulk with
+    ``FOR UPDATE SKIP LOCKED`` (a concurrent drain or dispatch takes others), each event dispatched in its own
+    savepoint by ``dispatch``, one commit per batch. Returns the number of events handled."""
+    flag = _drain_flag()
+    if flag is not None:
+        flag.delete(DRAIN_FLAG)
+    n = 0
+    for _ in range(max_batches):
+        with transaction.atomic():
+            ids = list(
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(status=OutboxEvent.Status.PENDING, next_attempt_at__isnull=True)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch]
+            )
+            for event_id in ids:
+                dispatch(event_id)
+        n += len(ids)
+        if len(ids) < batch:
+            return n
+    if flag is not None and flag.set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_TTL):
+        from fulfil.tasks import outbox_drain
+
+        outbox_drain.delay()  # more than max_batches × batch waiting: queue another drain, yield the worker
+    return n
 
 
 def dispatch(event_id: int) -> str:

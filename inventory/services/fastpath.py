@@ -6,11 +6,11 @@ transaction, one round trip that commits by itself):
   ``available_changed`` outbox rows (the product and every kit containing it). Within one statement the
   ``FOR UPDATE`` read returns the row's latest committed version and the UPDATE applies to that version, so
   the grant is decided under the row lock, never from a stale read.
-* ``release_fast``: a reference's simple, unpicked, fully allocated allocations closed and their units given
-  back — only where no backorder is waiting for the freed units (those go through the locking path, which
-  fills them in the same transaction). It locks allocation rows before the level, the reverse of the general
-  order; that is safe because the backorder fill, the only path that locks a level then other references'
-  allocations, locks only allocations that have a backorder, and these have none.
+* ``release_fast``: a reference's simple, unpicked allocations closed, their units given back and handed to the
+  waiting backorders of the same product and warehouse in priority-then-time order, with the events, in one
+  call of the PL/pgSQL function ``inventory_release_fill`` (migration 0003). It takes locks in the general
+  order (levels → allocations, each by pk) and every statement in it reads the rows after their locks, so the
+  fill is decided on current values (a single CTE statement shares one snapshot across its parts).
 
 Each returns ``None`` when its case does not apply; nothing was written then and the caller takes the general
 (locking) path. The statements are all-or-nothing: a conflicting insert fails the whole statement.
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+import psycopg
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from inventory.locks import ATTEMPTS, RETRIES, _retryable
 from inventory.models import Allocation, KitComponent, Product, StockLevel
 
 EV_AVAILABLE_CHANGED = "inventory.available_changed"
+EV_ALLOCATION_CHANGED = "inventory.allocation_changed"
 
 _T = {
     "level": StockLevel._meta.db_table,
@@ -79,46 +81,15 @@ SELECT (SELECT id FROM lvl), (SELECT id FROM alloc), (SELECT g FROM lvl), ARRAY(
        (SELECT low_stock_threshold FROM {_T["product"]} WHERE id = %(p)s)
 """  # noqa: S608 - table names come from model meta; every value is a parameter
 
-RELEASE_SQL = f"""
-WITH a AS (
-    SELECT al.id, al.product_id, al.warehouse_id, al.allocated, al.requested - al.allocated - al.shipped AS back
-    FROM {_T["alloc"]} al
-    WHERE al.merchant_id = %(m)s AND al.reference = %(ref)s AND al.status = 'open' AND al.parent_id IS NULL
-      AND al.picked = 0 AND al.requested = al.allocated + al.shipped AND NOT EXISTS (SELECT 1 FROM {_T["alloc"]} c WHERE c.parent_id = al.id)
-    FOR UPDATE
-), lv AS (
-    UPDATE {_T["level"]} l
-    SET reserved = l.reserved - a.allocated, backordered = l.backordered - a.back, updated_at = %(now)s
-    FROM a
-    WHERE l.merchant_id = %(m)s AND l.product_id = a.product_id AND l.warehouse_id = a.warehouse_id
-      AND (a.allocated = 0 OR l.backordered - a.back = 0)
-    RETURNING l.product_id, l.warehouse_id, a.id AS alloc_id, a.allocated
-), up AS (
-    UPDATE {_T["alloc"]} al SET requested = al.shipped, allocated = 0, status = 'closed', updated_at = %(now)s
-    FROM lv WHERE al.id = lv.alloc_id
-    RETURNING al.id
-), targets AS (
-    SELECT lv.product_id AS pid, lv.warehouse_id AS wid FROM lv WHERE lv.allocated > 0
-    UNION SELECT kc.kit_id, lv.warehouse_id FROM lv JOIN {_T["kc"]} kc ON kc.component_id = lv.product_id
-    WHERE lv.allocated > 0
-), ev AS (
-    INSERT INTO {_T["outbox"]} ({_EVENT_COLUMNS})
-    SELECT {_EVENT_VALUES} FROM targets t
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM up),
-       (SELECT count(*) FROM {_T["alloc"]} WHERE merchant_id = %(m)s AND reference = %(ref)s AND status = 'open'),
-       (SELECT coalesce(sum(allocated), 0) FROM lv),
-       ARRAY(SELECT id FROM ev),
-       ARRAY(SELECT p.id FROM {_T["product"]} p JOIN lv ON p.id = lv.product_id
-             WHERE p.low_stock_threshold IS NOT NULL)
-"""  # noqa: S608 - table names come from model meta; every value is a parameter
+# A full release and the backorder fill of the freed units, in one call: see migration
+# 0003_release_fill_function for the function and why it is PL/pgSQL rather than one CTE statement.
+RELEASE_SQL = "SELECT * FROM inventory_release_fill(%(m)s, %(ref)s, %(now)s, %(ev)s, %(ev2)s)"
 
 
 @dataclass(frozen=True)
 class ReleaseResult:
+    done: bool  # False: nothing was written, the reference needs the general (locking) path
     freed: int
-    remaining_open: int  # allocations of the reference this statement did not close
     low_stock_product_ids: list[int]
 
 
@@ -128,17 +99,23 @@ def _enqueue_on_commit(event_ids: list[int]) -> None:
         transaction.on_commit(partial(outbox._enqueue, event_id=event_id))
 
 
+def _execute(sql: str, params: dict):
+    """One statement as a server-side prepared statement (psycopg prepares it on this connection once and
+    reuses the plan: the reserve CTE costs more to plan than to run). Errors are Django's, as from a cursor."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
 def _run(sql: str, params: dict):
     if connection.in_atomic_block:
         # a savepoint, so a failed statement leaves the caller's transaction usable
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
+        with transaction.atomic():
+            return _execute(sql, params)
     for attempt in range(ATTEMPTS):  # one autocommit statement: all or nothing, so safe to run again
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchone()
+            return _execute(sql, params)
         except OperationalError as exc:
             if attempt == ATTEMPTS - 1 or not _retryable(exc):
                 raise
@@ -196,9 +173,15 @@ def reserve_fast(
 
 
 def release_fast(*, merchant_id: int, reference: str) -> ReleaseResult:
-    params = {"m": merchant_id, "ref": reference, "now": timezone.now(), "ev": EV_AVAILABLE_CHANGED}
-    closed, open_before, freed, event_ids, low_ids = _run(RELEASE_SQL, params)
+    params = {
+        "m": merchant_id,
+        "ref": reference,
+        "now": timezone.now(),
+        "ev": EV_AVAILABLE_CHANGED,
+        "ev2": EV_ALLOCATION_CHANGED,
+    }
+    done, freed, event_ids, low_ids = _run(RELEASE_SQL, params)
+    if not done:
+        return ReleaseResult(done=False, freed=0, low_stock_product_ids=[])
     _enqueue_on_commit(event_ids)
-    return ReleaseResult(
-        freed=int(freed), remaining_open=int(open_before) - int(closed), low_stock_product_ids=list(low_ids)
-    )
+    return ReleaseResult(done=True, freed=int(freed), low_stock_product_ids=list(low_ids))

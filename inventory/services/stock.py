@@ -637,15 +637,13 @@ def stock_release(*, merchant, reference: str, quantity: int | None = None) -> i
     if quantity is not None and quantity <= 0:
         raise ValueError("quantity must be positive")
     mid = _mid(merchant)
-    freed = 0
     if quantity is None and connection.vendor == "postgresql":
         result = fastpath.release_fast(merchant_id=mid, reference=reference)
-        for pid in result.low_stock_product_ids:
-            _low_stock_after(pid)
-        if result.remaining_open <= 0:
+        if result.done:
+            for pid in result.low_stock_product_ids:
+                _low_stock_after(pid)
             return result.freed
-        freed = result.freed
-    return freed + _stock_release_locked(merchant=mid, reference=reference, quantity=quantity)
+    return _stock_release_locked(merchant=mid, reference=reference, quantity=quantity)
 
 
 @retry_on_deadlock

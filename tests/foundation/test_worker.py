@@ -62,3 +62,24 @@ def test_worker_killed_mid_handler_and_redis_flushed_loses_nothing(celery_worker
     assert AuditEntry.objects.filter(object_type="test.slow", object_id=str(event.pk)).count() == 1
     # Sweeping again finds nothing to do.
     assert outbox.sweep() == []
+
+
+def test_real_worker_drains_many_events_behind_one_flag(celery_worker_process):
+    # Given a Redis broker, events committed one by one set the drain flag once and queue outbox_drain tasks,
+    # not one outbox_dispatch per event,
+    broker = redis.Redis.from_url(app.conf.broker_url)
+    events = []
+    for n in range(30):
+        with transaction.atomic():
+            events.append(outbox.emit("test.worker_ping", {"n": n}))
+    assert broker.exists(outbox.DRAIN_FLAG) or OutboxEvent.objects.filter(status="done").exists()
+
+    # then the worker's drain dispatches every one of them, once.
+    def done():
+        return OutboxEvent.objects.filter(pk__in=[e.pk for e in events], status="done").count() == 30
+
+    wait_for(done, timeout=30)
+    assert set(
+        OutboxEvent.objects.filter(pk__in=[e.pk for e in events]).values_list("attempts", flat=True)
+    ) == {1}
+    assert outbox.sweep(older_than_seconds=0) == []
