@@ -4,9 +4,10 @@ Same rules as ``stock_reserve`` for each request, in the order given (the caller
 free is allocated (never more), the rest is counted as a backorder on the level. The difference is the number
 of round trips — per call, not per request:
 
-1. one ``SELECT … FOR UPDATE`` of every level the batch touches, in primary-key order (the app's lock order:
-   levels → allocations), so two batches sharing products queue on their first shared row instead of
-   deadlocking; the grants are decided from those locked rows, which no one else can change until commit;
+1. one ``SELECT … FOR UPDATE`` of every level the batch touches, in primary-key order (``locks.lock_levels``,
+   the app's lock order: levels → allocations; a level never stocked is created empty first), so two batches
+   sharing products queue on their first shared row instead of deadlocking; the grants are decided from
+   those locked rows, which no one else can change until commit;
 2. one ``SELECT`` of the references' existing allocations (a request that adds to one goes through
    ``stock_reserve``, which upserts it);
 3. one ``UPDATE … FROM (VALUES …)`` of the levels' ``reserved``/``backordered`` (deltas, so the check
@@ -14,7 +15,7 @@ of round trips — per call, not per request:
 4. the ``available_changed`` events (the product and every kit containing it, once per level per call) and the
    low-stock checks.
 
-Kits, levels that do not exist yet and references that already hold an allocation of the same product in the
+Kits and references that already hold an allocation of the same product in the
 same warehouse take ``stock_reserve`` one by one, at their place in the order. The bulk part runs in a
 savepoint: if a concurrent insert wins the allocation's unique key, that part is rolled back and redone one
 by one.
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from fulfil.models import OutboxEvent
+from inventory.locks import lock_levels
 from inventory.models import Allocation, Product, StockLevel, Warehouse
 from inventory.services import fastpath
 
@@ -138,25 +140,12 @@ def _bulk(mid: int, requests: list[ReserveRequest], indices: list[int], results:
         for i in indices:
             results[i] = _one(mid, requests[i], before.get(_key(requests[i]), 0))
         return
-    if done is None:  # a level is missing: stock_reserve creates it
-        for i in indices:
-            results[i] = _one(mid, requests[i], 0)
-        return
     for i, reserved in zip(indices, done, strict=True):
         results[i] = reserved
 
 
-def _bulk_locked(mid: int, reqs: list[ReserveRequest]) -> list[Reserved] | None:
-    pairs = sorted({(r.product.pk, r.warehouse_id) for r in reqs})
-    match = Q()
-    for product_id, warehouse_id in pairs:
-        match |= Q(product_id=product_id, warehouse_id=warehouse_id)
-    levels = {
-        (lv.product_id, lv.warehouse_id): lv
-        for lv in StockLevel.objects.select_for_update().filter(match, merchant_id=mid).order_by("pk")
-    }
-    if len(levels) != len(pairs):
-        return None
+def _bulk_locked(mid: int, reqs: list[ReserveRequest]) -> list[Reserved]:
+    levels = lock_levels(merchant_id=mid, pairs=[(r.product.pk, r.warehouse_id) for r in reqs])
     now = timezone.now()
     delta: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # level pk -> [reserved +, backordered +]
     granted_at: set[tuple[int, int]] = set()

@@ -6,7 +6,11 @@ sent with the top broker priority so they jump the queue of standard ones.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
@@ -380,19 +384,43 @@ def allocate_lines(
         ((by_id[line_id], wh_id, qty) for line_id, parts in plan.assignments.items() for wh_id, qty in parts),
         key=lambda item: (item[0].product_id, item[1], item[0].pk),
     )
+    pending = _pending.get() if batch is not None else None
     for line, wh_id, qty in work:
         line_id = line.pk
         if qty:
-            alloc = stock.reserve(
-                merchant=order.merchant_id,
-                line=line,
-                product=line.product,
-                warehouse=warehouses[wh_id],
-                quantity=qty,
-                priority=order.priority,
-                requested_at=order.placed_at,
-            )
-            got = alloc.allocated
+            if pending is not None and not line.product.is_kit:
+                # the batch path: reserved with the whole batch by ``reserve_pending``, which checks that
+                # inventory granted exactly this (the batch holds every level's lock, so it does)
+                got = min(
+                    qty, batch.stock.get(order.merchant_id, ({}, {}))[0].get((line.product_id, wh_id), 0)
+                )
+                requested = qty
+                pending.append(
+                    _Pending(
+                        order.merchant_id,
+                        line,
+                        line.product,
+                        warehouses[wh_id],
+                        qty,
+                        order.priority,
+                        order.placed_at,
+                        got,
+                    )
+                )
+            else:
+                if pending:
+                    reserve_pending()  # a kit reserves now: what the batch took so far goes first
+                alloc = stock.reserve(
+                    merchant=order.merchant_id,
+                    line=line,
+                    product=line.product,
+                    warehouse=warehouses[wh_id],
+                    quantity=qty,
+                    priority=order.priority,
+                    requested_at=order.placed_at,
+                )
+                got = alloc.allocated
+                requested = max(0, alloc.requested - alloc.shipped)
             if batch is not None:
                 batch.took(order.merchant_id, line.product_id, wh_id, got)
             rows.append(
@@ -400,7 +428,7 @@ def allocate_lines(
                     line=line,
                     warehouse_id=wh_id,
                     warehouse_code=warehouses[wh_id].code,
-                    requested=max(0, alloc.requested - alloc.shipped),
+                    requested=requested,
                     allocated=got,
                 )
             )
@@ -436,6 +464,67 @@ def allocate_lines(
             "updated_at",
         ]
     )
+
+
+@dataclass(frozen=True)
+class _Pending:
+    merchant_id: int
+    line: OrderLine
+    product: object
+    warehouse: object
+    quantity: int
+    priority: int
+    requested_at: object
+    expected: int  # units the batch counted on (its locked view of the level)
+
+
+class ReservationMismatch(RuntimeError):
+    """Inventory granted a deferred reservation something other than what the batch planned with."""
+
+
+_pending: contextvars.ContextVar[list[_Pending] | None] = contextvars.ContextVar(
+    "orders_pending", default=None
+)
+
+
+@contextlib.contextmanager
+def deferred_reservations() -> Iterator[None]:
+    """Inside a batch (``unit.batch()``, every level the batch may use locked up front): ``allocate_lines``
+    plans each line with the batch's view of the stock and queues its reservation; ``reserve_pending`` then
+    reserves the queue in one ``stock_reserve_many`` per merchant, in the order planned."""
+    token = _pending.set([])
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+
+
+def reserve_pending() -> None:
+    """Reserve the queued lines (see ``deferred_reservations``). Raises ``ReservationMismatch`` when inventory
+    granted anything else than planned (the caller's batch then rolls back and goes one order at a time)."""
+    queue = _pending.get()
+    if not queue:
+        return
+    items = list(queue)
+    queue.clear()
+    by_merchant: dict[int, list[_Pending]] = {}
+    for item in items:
+        by_merchant.setdefault(item.merchant_id, []).append(item)
+    for merchant_id, group in by_merchant.items():
+        done = stock.reserve_many(
+            merchant=merchant_id,
+            items=[(p.line, p.product, p.warehouse, p.quantity, p.priority, p.requested_at) for p in group],
+        )
+        for p, reserved in zip(group, done, strict=True):
+            alloc = reserved.allocation
+            if (reserved.granted, alloc.allocated, alloc.requested - alloc.shipped) != (
+                p.expected,
+                p.expected,
+                p.quantity,
+            ):
+                raise ReservationMismatch(
+                    f"{p.line.reference}: planned {p.expected}, granted {reserved.granted}"
+                )
 
 
 def reconcile_allocation(*, order: Order) -> Order:

@@ -24,6 +24,26 @@ def reserve(*, merchant, line: OrderLine, product, warehouse, quantity: int, pri
     )
 
 
+def reserve_many(*, merchant, items: list[tuple]) -> list:
+    """Reserve many lines at once, in order: ``items`` are ``(line, product, warehouse, quantity, priority,
+    requested_at)``; returns inventory's ``Reserved`` (allocation, units granted now) per item."""
+    inventory = _inventory()
+    return inventory.stock_reserve_many(
+        merchant=merchant,
+        requests=[
+            inventory.ReserveRequest(
+                product=product,
+                warehouse=warehouse,
+                quantity=quantity,
+                reference=line.reference,
+                priority=max(-32768, min(32767, priority)),
+                requested_at=requested_at,
+            )
+            for line, product, warehouse, quantity, priority, requested_at in items
+        ],
+    )
+
+
 def release(*, merchant, line: OrderLine, quantity: int | None = None) -> int:
     if not getattr(line, "product_id", None):
         return 0  # never reserved: no product behind it

@@ -74,15 +74,16 @@ class Batch:
 
     def flush(self) -> None:
         from orders.models import Order, OrderLine, OrderLineAllocation
+        from orders.services.batch import bulk_update_rows
         from orders.services.notifications import queue_notification
 
         by_fields: dict[frozenset, list] = {}
         for pk, fields in self.order_fields.items():
             by_fields.setdefault(frozenset(fields | {"updated_at"}), []).append(self.orders[pk])
         for fields, orders in by_fields.items():
-            Order.objects.bulk_update(orders, sorted(fields))
+            bulk_update_rows(Order, orders, sorted(fields))
         if self.lines and self.line_fields:
-            OrderLine.objects.bulk_update(list(self.lines.values()), sorted(self.line_fields))
+            bulk_update_rows(OrderLine, list(self.lines.values()), sorted(self.line_fields))
         if self.allocation_lines:
             OrderLineAllocation.objects.filter(line_id__in=self.allocation_lines).delete()
         if self.allocation_rows:
