@@ -6,17 +6,40 @@ Prints ``{"bench": "receiving", "lines_per_s": …, "backorders_filled_p95_ms": 
 the time from the start of a receipt call to its commit for the receipts that filled a waiting backorder —
 inventory fills backorders inside the same transaction, so the order is allocated when the receipt commits.
 
-    .venv/bin/python bench/receiving.py [--asns 500] [--lines 20] [--mode floor|batch]
+    .venv/bin/python bench/receiving.py [--asns 500] [--lines 20] [--mode floor|batch] [--dispatch worker|eager]
 
 ``--mode batch`` receives each ASN in one ``inbound_receive`` call (the API's path) for comparison.
+
+``--dispatch worker`` (default, as ``bench/allocation.py`` and production): Celery's broker is a real local
+Redis (BENCH_BROKER_URL, default redis://127.0.0.1:6379/13, flushed before and after) and no worker runs during
+the timing, so the outbox events a receipt writes cost their INSERT and the after-commit signal; the handlers
+(channel pushes, billing, order status) are the workers' work and are not in the figure — ``outbox_pending``
+says how many events were left for them. ``--dispatch eager`` runs every handler in-process after each commit
+(Celery eager, the old behaviour of this benchmark), which counts them in the receipt's time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
-from _common import emit, percentile, setup
+DISPATCH = "eager" if "eager" in sys.argv else "worker"
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13")
+if DISPATCH == "worker":
+    os.environ["CELERY_BROKER_URL"] = BROKER
+    os.environ["CELERY_RESULT_BACKEND"] = "cache+memory://"
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
+
+from _common import emit, percentile, setup  # noqa: E402 - the environment above comes first
+
+
+def _flush_broker() -> None:
+    if DISPATCH == "worker" and BROKER.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(BROKER).flushdb()
 
 
 def main() -> None:
@@ -25,8 +48,10 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=20)
     ap.add_argument("--products", type=int, default=200)
     ap.add_argument("--mode", choices=["floor", "batch"], default="floor")
+    ap.add_argument("--dispatch", choices=["worker", "eager"], default="worker")
     args = ap.parse_args()
     setup("receiving")
+    _flush_broker()
 
     from decimal import Decimal
 
@@ -95,6 +120,10 @@ def main() -> None:
             n_lines += 1
     elapsed = time.perf_counter() - t_start
     open_backorders = sum(a.backordered for a in Allocation.objects.filter(status="open"))
+    from fulfil.models import OutboxEvent
+
+    pending = OutboxEvent.objects.filter(status="pending").count()
+    _flush_broker()
     emit(
         {
             "bench": "receiving",
@@ -107,6 +136,8 @@ def main() -> None:
             "backorders_filled_p50_ms": round(percentile(fill_ms, 50), 1),
             "backorders_filled_p95_ms": round(percentile(fill_ms, 95), 1),
             "backorders_left_open": open_backorders,
+            "dispatch": args.dispatch,
+            "outbox_pending": pending,
         }
     )
 

@@ -94,14 +94,13 @@ class _Effects:
             for pid, wid in keys:
                 for kit_id in kits_of.get(pid, ()):
                     kit_parents.add((kit_id, wid))
-        for pid, wid in sorted((set(keys) | kit_parents) - self.emitted):
-            outbox.emit(
-                EV_AVAILABLE_CHANGED,
-                {"merchant_id": mid, "product_id": pid, "warehouse_id": wid},
-                merchant_id=mid,
-            )
-        for alloc in self.allocations.values():
-            outbox.emit(
+        # One bulk insert for all of the call's events (one available_changed per product and warehouse).
+        events = [
+            (EV_AVAILABLE_CHANGED, {"merchant_id": mid, "product_id": pid, "warehouse_id": wid}, mid)
+            for pid, wid in sorted((set(keys) | kit_parents) - self.emitted)
+        ]
+        events += [
+            (
                 EV_ALLOCATION_CHANGED,
                 {
                     "merchant_id": mid,
@@ -111,8 +110,11 @@ class _Effects:
                     "requested": alloc.requested,
                     "allocated": alloc.allocated,
                 },
-                merchant_id=mid,
+                mid,
             )
+            for alloc in self.allocations.values()
+        ]
+        outbox.emit_many(events)
         for pid in sorted({pid for pid, _ in keys}):
             if thresholds.get(pid) is not None:
                 product = next((p for (k, _), p in keys.items() if k == pid and p is not None), None)
