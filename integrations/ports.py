@@ -25,6 +25,36 @@ def order_import(*, merchant, order) -> tuple[Any, bool]:
     return fn(merchant=merchant, order=order)
 
 
+def order_import_many(*, merchant, orders: list) -> list[tuple[Any, bool, dict]]:
+    """Many orders through the one import path at once: ``(order or None, created, errors)`` per order."""
+    fn = _resolve("orders.services", "order_import_many", "orders.services.batch")
+    if fn is None:
+        return [_import_one(merchant, order) for order in orders]
+    return fn(merchant=merchant, orders=orders)
+
+
+def _import_one(merchant, order) -> tuple[Any, bool, dict]:
+    from orders.exceptions import InvalidOrder
+
+    try:
+        result, created = order_import(merchant=merchant, order=order)
+    except InvalidOrder as exc:
+        return None, False, getattr(exc, "errors", {"order": [str(exc)]})
+    return result, created, {}
+
+
+def orders_existing(*, merchant, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (channel, external id) pairs are already orders of the merchant (one query)."""
+    from orders.models import Order
+
+    if not keys:
+        return set()
+    found = Order.objects.filter(merchant=merchant, external_id__in={ext for _, ext in keys}).values_list(
+        "channel", "external_id"
+    )
+    return {pair for pair in found if pair in keys}
+
+
 def order_hold(*, order, reason: str) -> None:
     fn = _resolve("orders.services", "order_hold", "orders.services.workflow")
     if fn is not None:

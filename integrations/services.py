@@ -393,29 +393,27 @@ def _kick_drain() -> None:
     _safe_delay(inbox_drain)
 
 
-def inbox_drain(*, batch: int = 50, idle_seconds: float = 1.2, max_seconds: float = 50.0) -> int:
-    """Process pending inbox rows oldest first until none are left (each row in its own transaction,
-    concurrent drains skip each other's locked rows)."""
+def inbox_drain(*, batch: int = 100, idle_seconds: float = 1.2, max_seconds: float = 50.0) -> int:
+    """Process pending inbox rows oldest first until none are left: new orders ``batch`` rows per transaction
+    (``inbox_process_many``), every other row in its own transaction (``inbox_process``). Concurrent drains
+    skip each other's locked rows."""
     import time
 
     started = time.monotonic()
     processed = 0
     idle_since = None
     while time.monotonic() - started < max_seconds:
-        ids = list(
-            WebhookInbox.objects.filter(status=WebhookInbox.Status.PENDING)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch]
-        )
-        done_now = 0
-        for inbox_id in ids:
+        try:
+            done_now, others = inbox_process_many(limit=batch)
+        except Exception:  # the batch rolled back whole: these rows go one by one, which records each failure
+            log.warning("integrations: an inbox batch failed; processing one by one", exc_info=True)
+            done_now, others = 0, _pending_ids(batch)
+        for inbox_id in others:
             if inbox_process(inbox_id=inbox_id) != "locked-or-missing":
                 done_now += 1
         processed += done_now
-        if ids:
+        if done_now or others:
             idle_since = None
-            if not done_now:
-                time.sleep(0.05)  # another drain holds them
             continue
         if idle_seconds <= 0:
             break
@@ -424,6 +422,144 @@ def inbox_drain(*, batch: int = 50, idle_seconds: float = 1.2, max_seconds: floa
             break
         time.sleep(0.2)
     return processed
+
+
+def _pending_ids(limit: int) -> list[int]:
+    return list(
+        WebhookInbox.objects.filter(status=WebhookInbox.Status.PENDING)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def inbox_process_many(*, limit: int = 100, connector=None) -> tuple[int, list[int]]:
+    """Process up to ``limit`` pending inbox rows (oldest first, skipping rows another drain holds) in one
+    transaction: the orders they carry go through ``order_import_many`` together (one idempotent upsert per
+    order, processing in batch tasks), the rows are marked and their event-log entries written in bulk.
+    Rows that are not a plain order (uninstall, privacy, fulfillment requests…), that fail to parse, or whose
+    order the book refuses are left pending and returned, for ``inbox_process`` one by one (which retries,
+    dead-letters and logs exactly as for a single webhook). Returns (rows done, rows left for one by one)."""
+    with transaction.atomic():
+        rows = list(
+            WebhookInbox.objects.select_for_update(skip_locked=True)
+            .filter(status=WebhookInbox.Status.PENDING)
+            .order_by("received_at", "pk")[:limit]
+        )
+        if not rows:
+            return 0, []
+        conns: dict[tuple, ChannelConnection | None] = {}
+        connectors: dict[int, object] = {}
+        others: list[int] = []
+        ignored: list[tuple[WebhookInbox, ChannelConnection | None, str]] = []
+        orders: dict[int, list[tuple[WebhookInbox, object]]] = {}  # connection pk -> (row, canonical order)
+        by_pk: dict[int, ChannelConnection] = {}
+        for row in rows:
+            key = (row.connection_id, row.platform, row.account_id)
+            if key not in conns:
+                conns[key] = _resolve_connection(row)
+            conn = conns[key]
+            if conn is None:
+                ignored.append((row, None, "no connection for this account"))
+                continue
+            by_pk[conn.pk] = conn
+            try:
+                if conn.pk not in connectors:
+                    connectors[conn.pk] = connector or connector_for(conn)
+                action = connectors[conn.pk].interpret_webhook(
+                    Webhook(
+                        event_id=row.event_id,
+                        topic=row.topic,
+                        account_id=row.account_id,
+                        payload=json.loads(row.body or "null"),
+                    )
+                )
+            except Exception:  # the one-by-one path records the failure (retry or dead letter)
+                others.append(row.pk)
+                continue
+            if action.kind != "order" or action.order is None or conn.status == S.DISABLED:
+                others.append(row.pk)
+                continue
+            orders.setdefault(conn.pk, []).append((row, action.order))
+        done: list[tuple[WebhookInbox, ChannelConnection, str, str]] = []  # row, conn, outcome, note
+        for conn_pk, items in orders.items():
+            conn = by_pk[conn_pk]
+            left, results = _ingest_many(conn, items)
+            others.extend(row.pk for row in left)
+            done.extend((row, conn, outcome, note) for row, outcome, note in results)
+        now = timezone.now()
+        for row, conn, note in ignored:
+            done.append((row, conn, E.IGNORED, note))
+        _mark_rows(done, now)
+        for conn in by_pk.values():
+            latest = max((row.received_at for row, c, _, _ in done if c is conn), default=None)
+            if latest is not None and (
+                conn.status == S.ERROR
+                or not conn.last_webhook_at
+                or latest - conn.last_webhook_at > timedelta(seconds=10)
+            ):
+                _mark_ok(conn, last_webhook_at=latest)
+    return len(done), others
+
+
+def _ingest_many(conn: ChannelConnection, items: list[tuple[WebhookInbox, object]]):
+    """``channel_order_ingest`` for many rows of one connection: the same settings, one ``order_import_many``.
+    Returns (rows left for one by one, [(row, outcome, note)])."""
+    known = ports.orders_existing(
+        merchant=conn.merchant,
+        keys={(order.channel, order.external_id) for _, order in items},
+    )
+    results: list[tuple[WebhookInbox, str, str]] = []
+    wanted: list[tuple[WebhookInbox, object]] = []
+    for row, order in items:
+        prepared, note = _ingest_prepare(conn, order, exists=(order.channel, order.external_id) in known)
+        if prepared is None:
+            results.append((row, E.IGNORED, note))
+        else:
+            wanted.append((row, prepared))
+    left: list[WebhookInbox] = []
+    if wanted:
+        imported = ports.order_import_many(merchant=conn.merchant, orders=[order for _, order in wanted])
+        for (row, order), (result, created, errors) in zip(wanted, imported, strict=True):
+            if errors or result is None:
+                left.append(row)  # refused: the one-by-one path dead-letters it with the reason
+                continue
+            if created and conn.review == ChannelConnection.Review.HOLD:
+                ports.order_hold(order=result, reason="Held for review (channel setting)")
+            results.append((row, E.OK, _ingest_note(order, created)))
+    return left, results
+
+
+def _mark_rows(done: list[tuple[WebhookInbox, ChannelConnection | None, str, str]], now) -> None:
+    """Rows processed by a batch: status, stamps and the connection in one UPDATE per (status, connection);
+    their event-log entries in one INSERT."""
+    from django.db.models import F
+
+    groups: dict[tuple[str, int | None], list[int]] = {}
+    for row, conn, outcome, _ in done:
+        status = WebhookInbox.Status.DONE if outcome == E.OK else WebhookInbox.Status.IGNORED
+        groups.setdefault((status, conn.pk if conn else None), []).append(row.pk)
+    for (status, conn_pk), pks in groups.items():
+        fields = {"status": status, "processed_at": now, "attempts": F("attempts") + 1, "last_error": ""}
+        if conn_pk is None:  # as ``inbox_process``: ignored, not an attempt
+            fields = {"status": status, "processed_at": now, "last_error": "no connection for this account"}
+        WebhookInbox.objects.filter(pk__in=pks).update(**fields)
+        if conn_pk is not None:
+            WebhookInbox.objects.filter(pk__in=pks, connection__isnull=True).update(connection_id=conn_pk)
+    ChannelEvent.objects.bulk_create(
+        [
+            ChannelEvent(
+                merchant_id=conn.merchant_id,
+                connection=conn,
+                direction="in",
+                kind=f"webhook {row.topic}"[:100],
+                outcome=outcome,
+                message=note[:500],
+                reference=str(row.event_id)[:200],
+            )
+            for row, conn, outcome, note in done
+            if conn is not None
+        ]
+    )
 
 
 def _resolve_connection(row: WebhookInbox) -> ChannelConnection | None:
@@ -575,19 +711,31 @@ def channel_status(platform: str, raw: dict) -> str:
 def channel_order_ingest(*, connection: ChannelConnection, order) -> tuple[object | None, bool, str]:
     """Apply the connection's import settings (from date, statuses, SKU mapping, review) and hand the order
     to ``order_import``. Returns (order or None, created, note)."""
-    import dataclasses
-
     existing = ports.order_find(
         merchant=connection.merchant, channel=order.channel, external_id=order.external_id
     )
-    if existing is None:
+    order, note = _ingest_prepare(connection, order, exists=existing is not None)
+    if order is None:
+        return None, False, note
+    result, created = ports.order_import(merchant=connection.merchant, order=order)
+    if created and connection.review == ChannelConnection.Review.HOLD:
+        ports.order_hold(order=result, reason="Held for review (channel setting)")
+    return result, created, _ingest_note(order, created)
+
+
+def _ingest_prepare(connection: ChannelConnection, order, *, exists: bool):
+    """The connection's settings applied to one channel order: ``(order to import, "")`` or ``(None, why
+    it is skipped)``. An order we already have is always updated (its cancellation too)."""
+    import dataclasses
+
+    if not exists:
         if order.status == "cancelled":
-            return None, False, "cancelled before we imported it: skipped"
+            return None, "cancelled before we imported it: skipped"
         if connection.import_from and order.placed_at and order.placed_at < connection.import_from:
-            return None, False, "placed before the import-from date: skipped"
+            return None, "placed before the import-from date: skipped"
         wanted = [s.lower() for s in connection.import_statuses or []]
         if wanted and channel_status(connection.platform, order.raw).lower() not in wanted:
-            return None, False, f"status {channel_status(connection.platform, order.raw)!r} not imported"
+            return None, f"status {channel_status(connection.platform, order.raw)!r} not imported"
     if connection.sku_map:
         lines = tuple(
             dataclasses.replace(line, sku=connection.sku_map.get(line.sku, line.sku)) for line in order.lines
@@ -595,14 +743,11 @@ def channel_order_ingest(*, connection: ChannelConnection, order) -> tuple[objec
         order = dataclasses.replace(order, lines=lines)
     if not order.channel_account:
         order = dataclasses.replace(order, channel_account=connection.account_id)
-    result, created = ports.order_import(merchant=connection.merchant, order=order)
-    if created and connection.review == ChannelConnection.Review.HOLD:
-        ports.order_hold(order=result, reason="Held for review (channel setting)")
-    return (
-        result,
-        created,
-        ("imported" if created else "updated") + f" order {order.number or order.external_id}",
-    )
+    return order, ""
+
+
+def _ingest_note(order, created: bool) -> str:
+    return ("imported" if created else "updated") + f" order {order.number or order.external_id}"
 
 
 def orders_reconcile(*, connection: ChannelConnection, connector=None) -> dict:
