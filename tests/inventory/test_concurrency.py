@@ -114,3 +114,49 @@ def test_reservation_hot_path_is_a_handful_of_queries(merchant_a):
         services.stock_release(merchant=merchant_a, reference="q:1")
     statements = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert len(statements) <= 7, statements
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_16_threads_releasing_into_waiting_backorders_never_overgrant():
+    # Given one hot SKU with 5 units and far more demand than stock, so almost every release hands its unit to
+    # a waiting backorder through the one-call release-and-fill (inventory_release_fill),
+    merchant = MerchantFactory()
+    wh = WarehouseFactory(code="REL")
+    product = ProductFactory(merchant=merchant, sku="REL-1")
+    services.stock_receive(merchant=merchant, product=product, warehouse=wh, quantity=5)
+    errors: list[BaseException] = []
+    start = threading.Barrier(16)
+
+    def worker(n: int) -> None:
+        try:
+            start.wait()
+            held: list[str] = []
+            for i in range(20):
+                ref = f"r{n}:{i}"
+                services.stock_reserve(
+                    merchant=merchant, product=product, warehouse=wh, quantity=1, reference=ref
+                )
+                held.append(ref)
+                if len(held) > 2:
+                    services.stock_release(merchant=merchant, reference=held.pop(0))
+        except BaseException as exc:  # a check-constraint violation or deadlock escaping fails the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+
+    # then nothing escaped, the counters equal the open allocations, all 5 units are granted, and the ledger
+    # agrees.
+    assert errors == []
+    open_allocs = list(Allocation.objects.filter(product=product, status="open"))
+    assert len(open_allocs) == 32
+    level = StockLevel.objects.get(product=product, warehouse=wh)
+    assert level.reserved == sum(a.allocated for a in open_allocs) == 5
+    assert level.backordered == sum(a.backordered for a in open_allocs) == 27
+    assert ledger_drift() == []
