@@ -187,6 +187,7 @@ def _process_batch(order_ids: list[int]) -> int:
         _allocate_locked,
         _validate_locked,
         _warehouses_for,
+        batch_extras,
         deferred_reservations,
         reserve_pending,
         settings_for,
@@ -206,24 +207,26 @@ def _process_batch(order_ids: list[int]) -> int:
             for p in Product.objects.filter(merchant_id__in=merchants, sku__in={s for _, s in skus})
             if (p.merchant_id, p.sku) in skus
         }
-        for merchant_id in merchants:
-            warehouses = _warehouses_for(merchant_id)
-            product_ids = {p.pk for (m, _), p in b.products.items() if m == merchant_id}
-            available, inbound = {}, {}
-            # Lock every stock level the batch may reserve from, in primary-key order: two batches that share
-            # products queue on the first shared row instead of deadlocking halfway through.
-            levels = StockLevel.objects.filter(
-                merchant_id=merchant_id,
-                product_id__in=product_ids,
-                warehouse_id__in=[w.pk for w in warehouses],
-            )
-            for level in levels.order_by("pk").select_for_update():
-                available[(level.product_id, level.warehouse_id)] = level.available
-                if level.inbound:
-                    inbound[(level.product_id, level.warehouse_id)] = (level.inbound, 3)
-            b.stock[merchant_id] = (available, inbound)
-        todo = [o for o in orders if o.status in (S.NEW, S.EXCEPTION, S.VALIDATED, S.ALLOCATED)]
-        with deferred_reservations():
+        missing = {sku for m, sku in skus if (m, sku) not in b.products}
+        with batch_extras(merchant_ids=merchants, missing_skus=missing), deferred_reservations():
+            # (batch_extras added the products that SKU mappings point to: their levels are locked below too)
+            for merchant_id in merchants:
+                warehouses = _warehouses_for(merchant_id)
+                product_ids = {p.pk for (m, _), p in b.products.items() if m == merchant_id}
+                available, inbound = {}, {}
+                # Lock every stock level the batch may reserve from, in primary-key order: two batches that
+                # share products queue on the first shared row instead of deadlocking halfway through.
+                levels = StockLevel.objects.filter(
+                    merchant_id=merchant_id,
+                    product_id__in=product_ids,
+                    warehouse_id__in=[w.pk for w in warehouses],
+                )
+                for level in levels.order_by("pk").select_for_update():
+                    available[(level.product_id, level.warehouse_id)] = level.available
+                    if level.inbound:
+                        inbound[(level.product_id, level.warehouse_id)] = (level.inbound, 3)
+                b.stock[merchant_id] = (available, inbound)
+            todo = [o for o in orders if o.status in (S.NEW, S.EXCEPTION, S.VALIDATED, S.ALLOCATED)]
             for order in todo:
                 lines = lines_by_order.get(order.pk, [])
                 if order.status in (S.NEW, S.EXCEPTION):

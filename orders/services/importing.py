@@ -247,9 +247,22 @@ def normalise(order: CanonicalOrder) -> tuple[CanonicalOrder, dict[str, list[str
 
 
 def canonical_hash(order: CanonicalOrder) -> str:
-    data = dataclasses.asdict(order)
-    data.pop("raw", None)
+    """sha256 of the order without ``raw``, as sorted JSON. The same text as ``json.dumps(asdict(order)
+    minus raw, sort_keys=True, default=str)`` — stored digests stay comparable — without ``asdict``'s deep
+    copy of every value (and of the whole raw payload, dropped afterwards), which cost more than the rest of
+    an import."""
+    data = {f.name: _plain(getattr(order, f.name)) for f in dataclasses.fields(order) if f.name != "raw"}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _order_fields(order: CanonicalOrder) -> dict:

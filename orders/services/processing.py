@@ -110,7 +110,14 @@ def resolve_products(*, merchant_id: int, channel: str, skus: set[str]) -> dict[
     else:
         found = {p.sku: p for p in Product.objects.filter(merchant_id=merchant_id, sku__in=skus)}
     missing = skus - set(found)
-    if missing:
+    extras = _extras.get() if batch is not None and batch.products is not None else None
+    if missing and extras is not None:  # the batch fetched every mapping of its SKUs up front
+        for sku in missing:
+            for mapped_channel, target in extras.mappings.get((merchant_id, sku), ()):
+                if mapped_channel in (channel, "") and (merchant_id, target) in batch.products:
+                    found[sku] = batch.products[(merchant_id, target)]
+                    break
+    elif missing:
         mappings = SkuMapping.objects.filter(
             merchant_id=merchant_id, external_sku__in=missing, channel__in=[channel, ""]
         ).order_by("-channel")  # a channel-specific mapping wins over an 'any channel' one
@@ -207,7 +214,7 @@ def _validate_locked(locked: Order, lines: list[OrderLine]) -> None:
         or any(getattr(p, "temperature_max_c", None) is not None for p in products.values()),
     }
     if problems:
-        OrderException.objects.bulk_create(
+        _exceptions_add(
             [
                 OrderException(
                     merchant_id=locked.merchant_id, order=locked, reason=reason, detail=detail, sku=sku
@@ -360,11 +367,15 @@ def allocate_lines(
     if plan is None:
         plan = build_plan(order=order, lines=lines, settings=prefs or settings_for(order.merchant_id))
     if plan.kind == "none":
-        OrderException.objects.create(
-            merchant_id=order.merchant_id,
-            order=order,
-            reason=OrderException.Reason.NO_WAREHOUSE,
-            detail=plan.error,
+        _exceptions_add(
+            [
+                OrderException(
+                    merchant_id=order.merchant_id,
+                    order=order,
+                    reason=OrderException.Reason.NO_WAREHOUSE,
+                    detail=plan.error,
+                )
+            ]
         )
         set_status(
             order,
@@ -497,6 +508,56 @@ def deferred_reservations() -> Iterator[None]:
         yield
     finally:
         _pending.reset(token)
+
+
+@dataclass
+class _Extras:
+    mappings: dict[tuple[int, str], list[tuple[str, str]]]  # (merchant, sku) -> [(channel, product sku)]
+    exceptions: list[OrderException]
+
+
+_extras: contextvars.ContextVar[_Extras | None] = contextvars.ContextVar("orders_extras", default=None)
+
+
+@contextlib.contextmanager
+def batch_extras(*, merchant_ids: set[int], missing_skus: set[str]) -> Iterator[None]:
+    """Inside a batch: the SKU mappings of every SKU the batch's products did not match, read once (their
+    target products are added to the batch's products), and the exceptions validation and routing raise,
+    written in one INSERT when the block ends without error."""
+    batch = unit.current()
+    mappings: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    if missing_skus and batch is not None and batch.products is not None:
+        from inventory.models import Product
+
+        for m in SkuMapping.objects.filter(
+            merchant_id__in=merchant_ids, external_sku__in=missing_skus
+        ).order_by(
+            "-channel", "pk"
+        ):  # a channel-specific mapping before an 'any channel' one, as ``resolve_products``
+            mappings.setdefault((m.merchant_id, m.external_sku), []).append((m.channel, m.product_sku))
+        targets = {(mid, sku) for (mid, _), found in mappings.items() for _, sku in found}
+        wanted = targets - set(batch.products)
+        if wanted:
+            for p in Product.objects.filter(
+                merchant_id__in={mid for mid, _ in wanted}, sku__in={sku for _, sku in wanted}
+            ):
+                batch.products.setdefault((p.merchant_id, p.sku), p)
+    extras = _Extras(mappings=mappings, exceptions=[])
+    token = _extras.set(extras)
+    try:
+        yield
+        if extras.exceptions:
+            OrderException.objects.bulk_create(extras.exceptions)
+    finally:
+        _extras.reset(token)
+
+
+def _exceptions_add(rows: list[OrderException]) -> None:
+    extras = _extras.get()
+    if extras is not None:
+        extras.exceptions.extend(rows)
+    else:
+        OrderException.objects.bulk_create(rows)
 
 
 def reserve_pending() -> None:

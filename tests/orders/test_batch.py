@@ -168,3 +168,65 @@ def test_batch_processing_queries_do_not_grow_with_the_batch(
         "backordered": 5,
     }
     check_invariant(merchant_a)
+
+
+def test_canonical_hash_is_the_digest_stored_before_it_was_made_faster():
+    import dataclasses
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from orders.canonical import CanonicalAddress
+    from orders.services.importing import canonical_hash, normalise
+
+    def old_digest(order):
+        data = dataclasses.asdict(order)
+        data.pop("raw", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+    orders = [
+        canonical("H-1"),
+        canonical(
+            "H-2",
+            lines=(("TENT", 2), ("STOVE", 1)),
+            bill_to=CanonicalAddress(
+                name="Bill", street1="2 Side St", city="Troy", state="NY", postal_code="12180"
+            ),
+            tags=("gift", "fragile"),
+            shipping_paid=Decimal("4.50"),
+            total=Decimal("31.00"),
+            placed_at=datetime(2026, 1, 10, 11, 0, tzinfo=UTC),
+            raw={"id": 2, "nested": {"a": [1, 2]}},
+        ),
+    ]
+    for order in orders:
+        cleaned, _ = normalise(order)
+        assert canonical_hash(cleaned) == old_digest(cleaned)
+        assert canonical_hash(order) == old_digest(order)
+
+
+def test_batch_resolves_sku_mappings_read_once_channel_specific_first(
+    merchant_a, stocked, east, west, django_capture_on_commit_callbacks
+):
+    from orders.models import OrderException, SkuMapping
+
+    SkuMapping.objects.create(merchant=merchant_a, channel="", external_sku="tent-green", product_sku="TENT")
+    SkuMapping.objects.create(
+        merchant=merchant_a, channel="shopify", external_sku="tent-green", product_sku="LAMP"
+    )
+    orders = [
+        canonical("M-1", lines=(("tent-green", 1),)),  # api: the 'any channel' mapping → TENT
+        canonical("M-2", lines=(("tent-green", 1),), channel="shopify"),  # shopify's own → LAMP
+        canonical("M-3", lines=(("nope", 1),)),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        order_import_many(merchant=merchant_a, orders=orders)
+    status = dict(Order.objects.values_list("external_id", "status"))
+    assert status == {"M-1": "released", "M-2": "released", "M-3": "exception"}
+    assert Order.objects.get(external_id="M-1").lines.get().product.sku == "TENT"
+    assert Order.objects.get(external_id="M-2").lines.get().product.sku == "LAMP"
+    assert list(OrderException.objects.values_list("order__external_id", "reason", "sku")) == [
+        ("M-3", "unknown_sku", "nope")
+    ]
+    check_invariant(merchant_a)
