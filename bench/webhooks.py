@@ -34,6 +34,9 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 CONNECTIONS_PER_CLIENT = int(os.environ.get("BENCH_CONNS", "4"))
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+# Offered load in webhooks/s for the whole generator (0: as fast as the server answers, the default). A paced
+# run shows whether a rate is sustained end to end: accepted, and in the book within seconds of the load.
+RATE = float(os.environ.get("BENCH_RATE", "0"))
 
 
 def free_port() -> int:
@@ -142,7 +145,14 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
         sent: list[int] = []
         seq = 0
         mine = []
+        interval = CLIENTS * CONNECTIONS_PER_CLIENT / RATE if RATE > 0 else 0.0
+        next_at = time.perf_counter() + rng.random() * interval
         while time.time() < deadline:
+            if interval:
+                pause = next_at - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                next_at += interval
             duplicate = bool(sent) and rng.random() < 0.10
             if duplicate:
                 n = rng.choice(sent)
@@ -323,9 +333,10 @@ def main() -> None:
         emit(
             {
                 "bench": "webhooks",
-                "mode": "intake only (worker started after the load)"
-                if intake_only
-                else "intake + processing",
+                "mode": (
+                    "intake only (worker started after the load)" if intake_only else "intake + processing"
+                )
+                + (f", offered {RATE:g}/s" if RATE > 0 else ""),
                 "seconds": round(elapsed, 1),
                 "requests": len(results),
                 "accepted_per_s": round(len(accepted) / elapsed, 1),
