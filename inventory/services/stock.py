@@ -362,7 +362,7 @@ def stock_reserve(
                 _low_stock_after(product.pk)
             return alloc
     return _stock_reserve_locked(
-        merchant=mid,
+        mid=mid,
         product=product,
         warehouse=warehouse,
         quantity=quantity,
@@ -380,23 +380,17 @@ def _low_stock_after(product_id: int) -> None:
 @retry_on_deadlock
 def _stock_reserve_locked(
     *,
-    merchant,
+    mid: int,
     product: Product,
     warehouse: Warehouse,
     quantity: int,
     reference: str,
-    priority: int = 0,
-    requested_at: datetime | None = None,
+    priority: int,
+    requested_at: datetime,
 ) -> Allocation:
-    """Reserves ``quantity`` of ``product`` in ``warehouse`` for ``reference``: allocates what is free (never
-    more), the rest waits as a backorder filled in priority-then-time order when stock arrives. Calling it
-    again for the same reference adds to the request. A kit reserves its components."""
-    if quantity <= 0:
-        raise ValueError("quantity must be positive")
-    mid = _mid(merchant)
-    _check_owner(mid, product)
+    """The locking path of ``stock_reserve`` (kits, SQLite, or when the one-statement path declines); the
+    caller has validated the quantity and the product's owner."""
     fx = _Effects(mid)
-    requested_at = requested_at or timezone.now()
     if product.is_kit:
         alloc = _reserve_kit(mid, product, warehouse.pk, quantity, reference, priority, requested_at, fx)
     else:
