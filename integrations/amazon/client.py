@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from sp_api.api import ListingsItems, Orders
 from sp_api.auth import AccessTokenClient
+from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import Marketplaces, SellingApiException
 
 from integrations import conf, ratelimit
@@ -112,6 +113,14 @@ class AmazonChannel:
                 ) from exc
             raise RejectedProviderError(
                 f"Amazon rejected the request ({code}): {message}", status=code
+            ) from exc
+        except AuthorizationError as exc:  # Login with Amazon refused or failed the token exchange
+            code = exc.status_code or 0
+            if code == 429 or code >= 500:
+                raise RetryableProviderError(f"Amazon sign-in answered {code}", status=code) from exc
+            raise RejectedProviderError(
+                f"Amazon refused the refresh token ({exc.error_code or code}) — re-authorise Fulfil",
+                status=code,
             ) from exc
         except httpx.TimeoutException as exc:
             raise RetryableProviderError("Amazon timed out") from exc
