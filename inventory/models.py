@@ -284,6 +284,12 @@ class StockMovement(TenantModel):
         COUNT = "count", "Count"
         RETURN = "return", "Return"
         DAMAGE = "damage", "Damage"
+        # Kit assembly ahead of orders (inventory.services.kits): components used up, kit units made; and the
+        # reverse, a built kit taken apart into its components.
+        KIT_USE = "kit_use", "Kit assembly: component used"
+        KIT_BUILD = "kit_build", "Kit assembly: kit built"
+        KIT_BREAK = "kit_break", "Kit breakdown: kit taken apart"
+        KIT_PART = "kit_part", "Kit breakdown: component back"
 
     type = models.CharField(max_length=10, choices=Type.choices)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
@@ -339,7 +345,9 @@ class Allocation(TenantModel):
     ``allocated`` units are reserved (and counted in the level's ``reserved``), ``picked`` of them sit in
     packing, ``shipped`` have left. ``requested - allocated - shipped`` is the backorder, filled in
     priority-then-time order when stock arrives. A kit's allocation is a parent whose children reserve the
-    components; the parent itself touches no level.
+    components; the parent touches the kit's own level only for ``prebuilt`` kits (units built ahead by
+    ``kit_build``), reserved before components. For a parent: ``allocated = prebuilt + children's allocated /
+    per_kit``, ``picked`` counts picked built kits, and each child's backorder is ``per_kit`` × the parent's.
     """
 
     class Status(models.TextChoices):
@@ -353,6 +361,12 @@ class Allocation(TenantModel):
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
     )
     per_kit = models.PositiveIntegerField(default=1, help_text="component units per kit (children only)")
+    prebuilt = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="kit parents: kits of `allocated` reserved from built kit units (the kit's own level); "
+        "`picked` counts those picked",
+    )
     requested = models.PositiveIntegerField(default=0)
     allocated = models.PositiveIntegerField(default=0)
     picked = models.PositiveIntegerField(default=0)
@@ -374,6 +388,7 @@ class Allocation(TenantModel):
                 condition=Q(allocated__lte=F("requested") - F("shipped")), name="allocation_within_request"
             ),
             models.CheckConstraint(condition=Q(picked__lte=F("allocated")), name="allocation_picked_lte"),
+            models.CheckConstraint(condition=Q(prebuilt__lte=F("allocated")), name="allocation_prebuilt_lte"),
         ]
         indexes = [
             models.Index(
