@@ -245,6 +245,8 @@ STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Stripe.js for the card form (localstripe serves a stand-in at <localstripe>/js.stripe.com/v3/ for tests)
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 
 # EasyPost (integrations.carriers): empty base = EasyPost's own; the webhook secret signs tracking webhooks
 EASYPOST_API_BASE = env("EASYPOST_API_BASE", default="")
