@@ -106,6 +106,18 @@ class SettingsForm(forms.ModelForm):
     preferred = forms.CharField(
         required=False, label="Preferred warehouses", help_text="codes, comma-separated, first wins ties"
     )
+    default_lead_time_days = forms.IntegerField(
+        min_value=0,
+        max_value=60,
+        required=False,
+        initial=0,
+        label="Default lead time (days)",
+        help_text="restock time to assume when no inbound shipment covers a shortfall (0 = wait only for "
+        "announced inbound shipments)",
+    )
+
+    def clean_default_lead_time_days(self) -> int:
+        return self.cleaned_data.get("default_lead_time_days") or 0
 
     class Meta:
         model = OrderSettings
@@ -123,6 +135,7 @@ class SettingsForm(forms.ModelForm):
             "max_wait_days",
             "split_penalty",
             "wait_cost_per_day",
+            "default_lead_time_days",
         ]
 
 
@@ -132,3 +145,6 @@ class SimulateForm(forms.Form):
     split_penalty = forms.DecimalField(min_value=0, max_digits=8, decimal_places=2, initial=3)
     wait_cost_per_day = forms.DecimalField(min_value=0, max_digits=8, decimal_places=2, initial=2)
     preferred = forms.CharField(required=False, label="Preferred warehouses")
+    default_lead_time_days = forms.IntegerField(
+        min_value=0, max_value=60, initial=0, required=False, label="Default lead time (days)"
+    )

@@ -348,6 +348,11 @@ class OrderSettings(TenantModel):
         max_digits=8, decimal_places=2, default=Decimal("3.00"), help_text="Extra cost of one more parcel"
     )
     wait_cost_per_day = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("2.00"))
+    default_lead_time_days = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Restock time to assume when no inbound shipment covers a shortfall (0 = only wait for "
+        "announced inbound shipments)",
+    )
     preferred_warehouses = models.JSONField(
         default=list, blank=True, help_text="warehouse codes, first wins ties"
     )

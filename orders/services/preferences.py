@@ -21,6 +21,7 @@ EDITABLE = (
     "max_wait_days",
     "split_penalty",
     "wait_cost_per_day",
+    "default_lead_time_days",
     "preferred_warehouses",
 )
 

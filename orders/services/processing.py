@@ -283,50 +283,19 @@ def _stock_for(merchant_id: int, product_ids: set[int], warehouse_ids: list[int]
 
 
 def build_plan(*, order: Order, lines: list[OrderLine], settings: OrderSettings, now=None) -> routing.Plan:
+    """Route the open lines on current stock (see ``orders.planning`` for rates and inbound dates)."""
+    from orders import planning
+
     warehouses = _warehouses_for(order.merchant_id)
-    needs = [
-        routing.LineNeed(
-            line_id=line.pk,
-            product_id=line.product_id,
-            sku=line.sku,
-            quantity=line.open_quantity,
-            weight_g=line.product.weight_g if line.product_id else 0,
-            hazmat=bool(line.product_id and line.product.hazmat),
-            cold_chain=bool(line.product_id and line.product.temperature_max_c is not None)
-            or order.requires_cold_chain,
-        )
-        for line in lines
-        if line.open_quantity > 0 and line.product_id
-    ]
+    needs = planning.line_needs(order=order, lines=lines)
     stock_, inbound = _stock_for(order.merchant_id, {n.product_id for n in needs}, [w.pk for w in warehouses])
-    return routing.plan(
-        lines=needs,
-        warehouses=[
-            routing.WarehouseInfo(
-                id=w.pk,
-                code=w.code,
-                name=w.name,
-                postal_code=w.postal_code,
-                country=w.country,
-                hazmat_certified=w.hazmat_certified,
-                cold_storage=w.cold_storage,
-                cutoff=w.cutoff_time if not isinstance(w.cutoff_time, str) else None,
-                timezone=w.timezone,
-            )
-            for w in warehouses
-        ],
+    return planning.plan_order(
+        order=order,
+        needs=needs,
+        warehouses=warehouses,
         stock=stock_,
-        inbound=inbound,
-        dest_postal=order.ship_to_postal_code,
-        dest_country=order.ship_to_country,
-        service=order.shipping_service,
-        settings=routing.RoutingSettings(
-            allow_split=settings.allow_split,
-            max_wait_days=settings.max_wait_days,
-            split_penalty=settings.split_penalty,
-            wait_cost_per_day=settings.wait_cost_per_day,
-            preferred=tuple(settings.preferred_warehouses or ()),
-        ),
+        inbound_hint=inbound,
+        settings=planning.routing_settings(settings),
         now=now or timezone.now(),
     )
 

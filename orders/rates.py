@@ -1,0 +1,102 @@
+"""Shipping-rate providers for routing: how a higher app (the carrier layer) prices a parcel from a candidate
+warehouse to an order's destination without orders importing it.
+
+A provider is ``fn(requests: list[RateRequest], *, live: bool) -> dict[RateRequest, Quote]``: it answers what
+it can (missing keys mean "no quote"; routing then uses its zone table). With ``live=False`` it must not call
+out (cached quotes only) — the what-if simulator uses that. Apps register from their ``AppConfig.ready``::
+
+    from orders.rates import register_rate_provider
+    register_rate_provider(carrier_quotes, key="carriers")
+
+``quote(requests, live=...)`` asks the providers in registration order; the first quote for a request wins.
+A provider that raises is logged and skipped — routing never fails because a carrier did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RateRequest:
+    merchant_id: int
+    warehouse_id: int
+    origin_postal: str
+    origin_country: str
+    dest_postal: str
+    dest_country: str
+    weight_g: int
+    service: str  # standard | expedited | overnight
+    dest_city: str = ""
+    dest_state: str = ""
+    dest_street: str = ""
+
+
+@dataclass(frozen=True)
+class Quote:
+    amount: Decimal  # what the merchant pays (markup included), per parcel
+    currency: str
+    carrier: str  # display name, e.g. "UPS"
+    service: str  # e.g. "Ground"
+    transit_days: int | None  # business days, when the carrier says
+    source: str = "live"  # "live" (asked the carrier now) or "cached" (a live quote from the last minutes)
+
+    @property
+    def label(self) -> str:
+        how = "live rate" if self.source == "live" else "cached live rate"
+        return f"{self.carrier} {self.service} ${self.amount:.2f} ({how})"
+
+
+Provider = Callable[..., "dict[RateRequest, Quote]"]
+
+
+@dataclass(frozen=True)
+class _Registered:
+    key: str
+    fn: Provider
+
+
+_providers: list[_Registered] = []
+
+
+def register_rate_provider(fn: Provider, *, key: str = "") -> Provider:
+    """Register ``fn`` (idempotent per ``key``; the key defaults to the function's dotted name)."""
+    key = key or f"{fn.__module__}.{fn.__qualname__}"
+    for i, existing in enumerate(_providers):
+        if existing.key == key:
+            _providers[i] = _Registered(key, fn)
+            return fn
+    _providers.append(_Registered(key, fn))
+    return fn
+
+
+def unregister_rate_provider(key: str) -> None:
+    _providers[:] = [p for p in _providers if p.key != key]
+
+
+def rate_providers() -> list[str]:
+    return [p.key for p in _providers]
+
+
+def quote(requests: list[RateRequest], *, live: bool = True) -> dict[RateRequest, Quote]:
+    """Quotes for as many of ``requests`` as the registered providers can price."""
+    found: dict[RateRequest, Quote] = {}
+    todo = list(dict.fromkeys(requests))
+    for provider in _providers:
+        if not todo:
+            break
+        try:
+            got = provider.fn(todo, live=live) or {}
+        except Exception:
+            log.exception("routing rate provider %s failed; using the zone table", provider.key)
+            continue
+        for request in todo:
+            if request in got and got[request] is not None:
+                found[request] = got[request]
+        todo = [r for r in todo if r not in found]
+    return found
