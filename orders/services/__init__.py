@@ -7,6 +7,7 @@
 - processing (Celery): ``order_process``, ``order_validate``, ``order_allocate``, ``reconcile_allocation``
 - changes: ``order_change_address``, ``order_change_lines``, ``order_change_service``,
   ``order_set_priority``, ``order_request_intercept``, ``order_retry``, ``sku_mapping_create``
+- privacy: ``customer_redact``, ``order_redact_customer``, ``customer_data_export``
 """
 
 from orders.services.batch import order_import_many, orders_process_batch
@@ -24,6 +25,7 @@ from orders.services.changes import (
 from orders.services.csv_import import csv_import_confirm, csv_import_preview
 from orders.services.importing import order_import
 from orders.services.processing import order_allocate, order_process, order_validate, reconcile_allocation
+from orders.services.redaction import customer_data_export, customer_redact, order_redact_customer
 from orders.services.workflow import (
     order_hold,
     order_mark_delivered,
@@ -38,6 +40,8 @@ from orders.services.workflow import (
 __all__ = [
     "csv_import_confirm",
     "csv_import_preview",
+    "customer_data_export",
+    "customer_redact",
     "order_allocate",
     "order_cancel",
     "order_change_address",
@@ -50,6 +54,7 @@ __all__ = [
     "order_mark_packed",
     "order_mark_shipped",
     "order_process",
+    "order_redact_customer",
     "order_release",
     "order_request_intercept",
     "order_retry",
