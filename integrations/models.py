@@ -49,6 +49,9 @@ class ChannelConnection(TenantModel):
     access_token = EncryptedTextField(blank=True, default="")
     refresh_token = EncryptedTextField(blank=True, default="")
     token_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_token_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the platform's refresh token stops working (eBay: 18 months)"
+    )
     webhook_secret = EncryptedTextField(blank=True, default="")
     scopes = models.CharField(max_length=500, blank=True)
     oauth_state = models.CharField(max_length=64, blank=True)
@@ -253,12 +256,25 @@ class PrivacyRequest(TenantModel):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     customer_email = models.CharField(max_length=255, blank=True)
     order_ids = models.JSONField(default=list)
+    event_id = models.CharField(max_length=255, blank=True, help_text="the platform's webhook/event id")
     received_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
     result = models.TextField(blank=True)
+    deferred_order_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="our orders still in flight, redacted when they ship or are cancelled",
+    )
+    export = models.JSONField(null=True, blank=True, help_text="a data request's answer, for the merchant")
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "event_id"], condition=~Q(event_id=""), name="privacy_request_event"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.customer_email}"
