@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from integrations.carriers import services
+from integrations.carriers import selectors, services
 from integrations.carriers.models import CarrierAccount, Shipment, TrackingEvent
 
 from .conftest import BOX, WAREHOUSE, make_account, make_order
@@ -201,7 +201,7 @@ def test_rule_page_saves_the_rule(client_a, merchant_a):
         "/app/integrations/carriers/rules/standard/", {"rule": "cheapest_within", "max_days": "3"}
     )
     assert response.status_code == 302
-    rule = services.selectors.shipping_rule_for(merchant=merchant_a, service_level="standard")
+    rule = selectors.shipping_rule_for(merchant=merchant_a, service_level="standard")
     assert (rule.rule, rule.max_days) == ("cheapest_within", 3)
     response = client_a.post("/app/integrations/carriers/rules/standard/", {"rule": "preferred"})
     assert "needs a carrier" in response.content.decode()
