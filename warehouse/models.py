@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from fulfil.tenancy import TenantModel
@@ -382,3 +382,46 @@ class FloorMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}={self.value}"
+
+
+class KitBuildTask(TenantModel):
+    """Kits to assemble ahead of orders at a warehouse (``warehouse.kitting``): the merchant (or an operator)
+    asks for ``quantity``; staff scan the components and confirm what they built, possibly in parts; each
+    confirmation moves stock through ``inventory.services.kit_build``."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    warehouse = models.ForeignKey("inventory.Warehouse", on_delete=models.PROTECT, related_name="+")
+    kit = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(help_text="kits asked for")
+    built_quantity = models.PositiveIntegerField(default=0)
+    scanned = models.JSONField(
+        default=dict, blank=True, help_text="{component id: units scanned, not yet built}"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    notes = models.CharField(max_length=255, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="kit_task_quantity_positive"),
+            models.CheckConstraint(condition=Q(built_quantity__lte=F("quantity")), name="kit_task_built_lte"),
+        ]
+
+    def __str__(self) -> str:
+        return f"build {self.quantity} × {self.kit_id} at {self.warehouse_id}"
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.quantity - self.built_quantity)
