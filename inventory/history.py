@@ -205,6 +205,30 @@ class StockTimeline:
             if start is not None and start < at:
                 reserved[(pid, wid)].extend([(max(start, since), qty), (at, -qty)])
 
+        self._inbound: list[tuple[datetime, datetime | None, Pair, InboundArrival]] = []
+        for sid, ref, expected, wid, pid, qty, start, end in (
+            InboundShipmentLine.objects.filter(
+                shipment__merchant_id=merchant_id,
+                product_id__in=pids,
+                shipment__warehouse_id__in=wids,
+                shipment__created_at__lte=until,
+            )
+            .exclude(shipment__status=InboundShipment.Status.CANCELLED)
+            .filter(Q(shipment__received_at__isnull=True) | Q(shipment__received_at__gt=since))
+            .values_list(
+                "shipment_id",
+                "shipment__reference",
+                "shipment__expected_at",
+                "shipment__warehouse_id",
+                "product_id",
+                "quantity_expected",
+                "shipment__created_at",
+                "shipment__received_at",
+            )
+        ):
+            if qty > 0:
+                self._inbound.append((start, end, (pid, wid), InboundArrival(sid, ref or "", expected, qty)))
+
         pairs = set(base) | set(on_hand) | set(held) | set(reserved)
         self._on_hand = {k: _Series(base.get(k, 0), on_hand.get(k, [])) for k in pairs}
         self._held = {k: _Series(0, v) for k, v in held.items()}
@@ -242,3 +266,14 @@ class StockTimeline:
 
     def available_at(self, at: datetime, pairs) -> dict[Pair, int]:
         return {pair: self.available(pair, at) for pair in pairs}
+
+    def inbound_at(self, at: datetime, pairs=None) -> dict[Pair, list[InboundArrival]]:
+        """Shipments announced by ``at`` and not received by then (module notes), earliest expected first."""
+        wanted = set(pairs) if pairs is not None else None
+        out: dict[Pair, list[InboundArrival]] = defaultdict(list)
+        for start, end, pair, arrival in self._inbound:
+            if start <= at and (end is None or end > at) and (wanted is None or pair in wanted):
+                out[pair].append(arrival)
+        for arrivals in out.values():
+            arrivals.sort(key=lambda a: (a.expected is None, a.expected or date.max, a.shipment_id))
+        return dict(out)

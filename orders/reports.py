@@ -68,6 +68,23 @@ def routing_stats(*, merchant, days: int = 30) -> RoutingStats:
     return stats
 
 
+ASSUMPTIONS = (
+    "Stock is what each warehouse had when the order arrived: on hand from the stock ledger (exact), holds "
+    "from their start and end times (exact).",
+    "Reserved units then are estimated: an order's reservation counts from its creation for the units still "
+    "open today plus every unit it shipped after that moment; reservations released or cancelled since are "
+    "not known, so stock then may look a little freer than it was.",
+    "Safety stock is today's setting; backorders already waiting then are not known (inbound stock is offered "
+    "to the simulated order first).",
+    "Inbound shipments: those announced by then and not yet received, with their expected dates and full "
+    "quantities (cancelled ones are left out).",
+    "Orders are re-routed independently: what an earlier simulated order would have taken is not taken away "
+    "from a later one (both columns alike).",
+    "Rates: carriers' live quotes still cached from recent routing, else the zone table — no carrier is "
+    "called by a simulation.",
+)
+
+
 @dataclass
 class SimulationResult:
     orders: int
@@ -75,6 +92,8 @@ class SimulationResult:
     proposed: dict
     changed: int
     examples: list[dict]
+    assumptions: tuple[str, ...] = ASSUMPTIONS
+    rate_sources: dict = field(default_factory=dict)  # source -> candidate rows priced by it
 
 
 def _summarise(plans: list[routing.Plan]) -> dict:
@@ -91,51 +110,80 @@ def _summarise(plans: list[routing.Plan]) -> dict:
         "avg_zone": round(sum(zones) / len(zones), 2) if zones else None,
         "est_shipping": str(cost.quantize(Decimal("0.01"))),
         "backorders": sum(1 for p in plans if p.kind == "backorder"),
-        "share": sorted(((k, v, round(100 * v / n, 1)) for k, v in share.items()), key=lambda r: -r[1]),
+        "waits": sum(1 for p in plans if p.kind == "wait"),
+        "share": sorted(
+            ((k, v, round(100 * v / n, 1)) for k, v in share.items()), key=lambda r: (-r[1], r[0])
+        ),
     }
 
 
 def simulate(
-    *, merchant, proposed: routing.RoutingSettings, days: int = 30, limit: int = 2000
+    *, merchant, proposed: routing.RoutingSettings, days: int = 30, limit: int = 2000, now=None
 ) -> SimulationResult:
-    """Route last month's orders again under the current rules and under ``proposed`` (against today's stock,
-    so both columns compare like with like), and report what changes."""
-    from orders.services.processing import build_plan, settings_for
+    """Route the last ``days`` of orders again, each on the stock and inbound shipments of the moment it
+    arrived (``inventory.history``), under the current rules and under ``proposed``, and report what changes.
+    See ``ASSUMPTIONS`` for what the reconstruction estimates."""
+    from inventory.history import StockTimeline
+    from inventory.models import Warehouse
+    from orders import planning
+    from orders.services.processing import settings_for
 
-    current_settings = settings_for(merchant.pk)
-    since = timezone.now() - timedelta(days=days)
+    now = now or timezone.now()
+    current_settings = planning.routing_settings(settings_for(merchant.pk))
+    since = now - timedelta(days=days)
     orders = list(
         Order.objects.for_merchant(merchant)
-        .filter(created_at__gte=since)
+        .filter(created_at__gte=since, created_at__lte=now)
         .exclude(status="cancelled")
         .order_by("-id")[:limit]
     )
     lines_by_order: dict[int, list[OrderLine]] = {}
     for line in OrderLine.objects.filter(order__in=orders, product__isnull=False).select_related("product"):
+        line.shipped_quantity = 0  # simulate the full order as it arrived
+        line.cancelled_quantity = 0
         lines_by_order.setdefault(line.order_id, []).append(line)
-    now = timezone.now()
+    warehouses = list(Warehouse.objects.visible_to(merchant).filter(is_active=True).order_by("code"))
+    product_ids = {line.product_id for lines in lines_by_order.values() for line in lines}
+    timeline = None
+    if orders and product_ids and warehouses:
+        timeline = StockTimeline(
+            merchant_id=merchant.pk,
+            product_ids=product_ids,
+            warehouse_ids=[w.pk for w in warehouses],
+            since=min(o.created_at for o in orders) - timedelta(microseconds=1),
+            until=now,
+        )
     current, new, examples, changed = [], [], [], 0
-    alt = type(current_settings)(
-        merchant_id=merchant.pk,
-        allow_split=proposed.allow_split,
-        max_wait_days=proposed.max_wait_days,
-        split_penalty=proposed.split_penalty,
-        wait_cost_per_day=proposed.wait_cost_per_day,
-        preferred_warehouses=list(proposed.preferred),
-    )
-    for order in orders:
+    sources: Counter = Counter()
+    for order in sorted(orders, key=lambda o: (o.created_at, o.pk)):
         lines = lines_by_order.get(order.pk)
-        if not lines:
+        if not lines or timeline is None:
             continue
-        for line in lines:  # simulate the full order as it arrived
-            line.shipped_quantity = 0
-            line.cancelled_quantity = 0
-        a = build_plan(order=order, lines=lines, settings=current_settings, now=now)
-        b = build_plan(order=order, lines=lines, settings=alt, now=now)
+        at = order.created_at
+        needs = planning.line_needs(order=order, lines=lines)
+        pairs = [(n.product_id, w.pk) for n in needs for w in warehouses]
+        stock = timeline.available_at(at, pairs)
+        arrivals = planning.as_arrivals(timeline.inbound_at(at, pairs))
+        common = {
+            "order": order,
+            "needs": needs,
+            "warehouses": warehouses,
+            "stock": stock,
+            "inbound_hint": {},
+            "now": at,
+            "live_rates": False,
+            "arrivals": arrivals,
+            "ahead": {},
+        }
+        a = planning.plan_order(settings=current_settings, **common)
+        b = planning.plan_order(settings=proposed, **common)
         if a.kind == "none" or b.kind == "none":
             continue
         current.append(a)
         new.append(b)
+        for c in a.explanation.get("candidates", []):
+            if c.get("eligible"):
+                sources[c.get("rate_source", "zone")] += 1
         if a.explanation.get("winner") != b.explanation.get("winner") or a.kind != b.kind:
             changed += 1
             if len(examples) < 10:
@@ -153,4 +201,5 @@ def simulate(
         proposed=_summarise(new),
         changed=changed,
         examples=examples,
+        rate_sources=dict(sources),
     )

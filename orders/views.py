@@ -434,6 +434,7 @@ def routing_report(request):
             "split_penalty": current.split_penalty,
             "wait_cost_per_day": current.wait_cost_per_day,
             "preferred": ", ".join(current.preferred_warehouses or []),
+            "default_lead_time_days": current.default_lead_time_days,
         },
     )
     simulation = None
@@ -447,6 +448,7 @@ def routing_report(request):
                 split_penalty=d["split_penalty"] or Decimal("0"),
                 wait_cost_per_day=d["wait_cost_per_day"] or Decimal("0"),
                 preferred=tuple(c.strip() for c in (d.get("preferred") or "").split(",") if c.strip()),
+                default_lead_days=d.get("default_lead_time_days") or 0,
             ),
         )
     return TemplateResponse(

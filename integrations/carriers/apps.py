@@ -14,3 +14,4 @@ class CarriersConfig(AppConfig):
 
         add_periodic("carriers-poll-quiet-trackers", "integrations.carriers.tasks.poll_quiet_trackers", 3600)
         demo.register(30, "carriers", carriers_demo.load)
+        __import__("integrations.carriers.routing", fromlist=["register"]).register()  # routing's live rates
