@@ -2,7 +2,8 @@
 
 * quants (product × location × lot) from the ledger: Σ movements in − Σ movements out;
 * level ``on_hand`` / ``quarantined`` from the quants (sellable vs quarantine/returns locations);
-* level ``reserved`` / ``backordered`` from open allocations (kit parents excluded: their children count);
+* level ``reserved`` / ``backordered`` from open allocations (kit parents count only their ``prebuilt`` built
+  kits, on the kit's own level; their children count the components);
 * level ``held`` from open holds and ``inbound`` from open ASN lines.
 """
 
@@ -84,6 +85,13 @@ def ledger_drift(*, merchant_id: int | None = None) -> list[Drift]:
     ):
         expected[(pid, wid)]["reserved"] += reserved
         expected[(pid, wid)]["backordered"] += back
+    for pid, wid, n in (  # a kit's own level: its built units reserved by kit parents
+        scope(Allocation.objects.filter(status=Allocation.Status.OPEN, product__is_kit=True, prebuilt__gt=0))
+        .values_list("product_id", "warehouse_id")
+        .annotate(n=Sum("prebuilt"))
+        .order_by()
+    ):
+        expected[(pid, wid)]["reserved"] += n
     for pid, wid, n in (
         scope(StockHold.objects.filter(released_at__isnull=True))
         .values_list("product_id", "warehouse_id")

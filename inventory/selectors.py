@@ -97,7 +97,8 @@ def _levels_by_warehouse(
 
 
 def stock_available_by_warehouse(*, merchant, product: Product, warehouse=None) -> dict[int, int]:
-    """Free units per warehouse id; a kit's figure is the minimum over its components (per warehouse)."""
+    """Free units per warehouse id; a kit's figure is its free built units (kits assembled ahead) plus the
+    minimum over its components (per warehouse)."""
     mid = _mid(merchant)
     wid = _wid(warehouse)
     if not product.is_kit:
@@ -105,9 +106,13 @@ def stock_available_by_warehouse(*, merchant, product: Product, warehouse=None) 
     comps = list(KitComponent.objects.filter(kit=product).values_list("component_id", "quantity"))
     if not comps:
         return {}
-    levels = _levels_by_warehouse(mid, [c for c, _ in comps], wid)
+    levels = _levels_by_warehouse(mid, [product.pk, *[c for c, _ in comps]], wid)
     warehouses = set.intersection(*[set(levels.get(c, {})) for c, _ in comps])
-    return {w: min(levels[c][w] // q for c, q in comps) for w in warehouses}
+    built = levels.get(product.pk, {})
+    out = {w: min(max(0, levels[c][w]) // q for c, q in comps) for w in warehouses}
+    for w, n in built.items():
+        out[w] = out.get(w, 0) + max(0, n)
+    return out
 
 
 def stock_available(*, merchant, product: Product, warehouse=None) -> int:
@@ -286,6 +291,8 @@ class Breakdown:
     inbound_shipments: list[tuple[InboundShipment, int]] = field(default_factory=list)
     per_warehouse: list[LevelRow] = field(default_factory=list)
     components: list[tuple[Product, int, int]] = field(default_factory=list)  # (component, per kit, free)
+    built_on_hand: int = 0  # kits: units assembled ahead (kit_build), on hand
+    built_free: int = 0  # kits: of those, not reserved, held or safety stock
 
 
 def availability_breakdown(*, merchant, product: Product, warehouse=None) -> Breakdown:
@@ -296,6 +303,12 @@ def availability_breakdown(*, merchant, product: Product, warehouse=None) -> Bre
     if product.is_kit:
         for comp, per in kit_components(kit=product):
             b.components.append((comp, per, stock_available(merchant=mid, product=comp, warehouse=wid)))
+        built = StockLevel.objects.filter(merchant_id=mid, product=product)
+        if wid:
+            built = built.filter(warehouse_id=wid)
+        for lv in built:
+            b.built_on_hand += lv.on_hand
+            b.built_free += lv.available
         b.available = stock_available(merchant=mid, product=product, warehouse=wid)
         allocs = Allocation.objects.filter(merchant_id=mid, product=product, status=Allocation.Status.OPEN)
         if wid:

@@ -1,6 +1,6 @@
 """Inventory's write services. Every change to the catalog, the warehouses or stock is one of these.
 
-Split by subject (``stock``, ``inbound``, ``catalog``, ``warehouses``) and re-exported here, so callers
+Split by subject (``stock``, ``kits``, ``inbound``, ``catalog``, ``warehouses``) and re-exported here, so callers
 write ``from inventory.services import stock_reserve``.
 """
 
@@ -19,6 +19,7 @@ from inventory.services.catalog_io import (
     catalog_import_stage,
 )
 from inventory.services.inbound import ReceiptLine, inbound_cancel, inbound_create, inbound_receive
+from inventory.services.kits import EV_KITS_BUILT, EV_KITS_UNBUILT, kit_build, kit_unbuild
 from inventory.services.stock import (
     EV_ALLOCATION_CHANGED,
     EV_AVAILABLE_CHANGED,
@@ -46,6 +47,8 @@ from inventory.services.warehouses import LayoutSpec, layout_generate, location_
 __all__ = [
     "EV_ALLOCATION_CHANGED",
     "EV_AVAILABLE_CHANGED",
+    "EV_KITS_BUILT",
+    "EV_KITS_UNBUILT",
     "EV_LOW_STOCK",
     "EV_RECEIVED",
     "AllocationOnHold",
@@ -63,6 +66,8 @@ __all__ = [
     "inbound_cancel",
     "inbound_create",
     "inbound_receive",
+    "kit_build",
+    "kit_unbuild",
     "layout_generate",
     "location_code",
     "packing_location",

@@ -411,6 +411,7 @@ def _upsert_allocation(
     requested_at: datetime,
     parent: Allocation | None = None,
     per_kit: int = 1,
+    add_prebuilt: int = 0,
 ) -> Allocation:
     alloc = (
         Allocation.objects.select_for_update()
@@ -427,16 +428,18 @@ def _upsert_allocation(
             per_kit=per_kit,
             requested=add_requested,
             allocated=add_allocated,
+            prebuilt=add_prebuilt,
             priority=priority,
             requested_at=requested_at,
         )
     alloc.requested += add_requested
     alloc.allocated += add_allocated
+    alloc.prebuilt += add_prebuilt
     alloc.priority = max(alloc.priority, priority)
     if alloc.status == CLOSED:
         alloc.requested_at = requested_at
     alloc.status = OPEN
-    _save_alloc(alloc, "requested", "allocated", "priority", "status", "requested_at")
+    _save_alloc(alloc, "requested", "allocated", "prebuilt", "priority", "status", "requested_at")
     return alloc
 
 
@@ -490,13 +493,24 @@ def _reserve_kit(
     requested_at: datetime,
     fx: _Effects,
 ) -> Allocation:
+    from inventory.services.kits import _kit_level_pairs
+
     comps = _components(kit)
-    levels = lock_levels(merchant_id=mid, pairs=[(c.pk, wid) for c, _ in comps])
+    # Built kits first (the kit's own level, when it has one), then components; all levels locked at once.
+    kit_pairs = _kit_level_pairs(mid, [(kit.pk, wid)])
+    levels = lock_levels(merchant_id=mid, pairs=[*[(c.pk, wid) for c, _ in comps], *kit_pairs])
+    prebuilt = 0
+    if kit_pairs:
+        prebuilt = max(0, min(qty, _free(levels[(kit.pk, wid)])))
+        if prebuilt:
+            StockLevel.objects.filter(pk=levels[(kit.pk, wid)].pk).update(reserved=F("reserved") + prebuilt)
+            fx.touch(kit, wid)
+    rest = qty - prebuilt
     kits_free = min(max(0, _free(levels[(c.pk, wid)])) // per for c, per in comps)
-    grant = min(qty, kits_free)
+    grant = min(rest, kits_free)
     for comp, per in comps:
         StockLevel.objects.filter(pk=levels[(comp.pk, wid)].pk).update(
-            reserved=F("reserved") + grant * per, backordered=F("backordered") + (qty - grant) * per
+            reserved=F("reserved") + grant * per, backordered=F("backordered") + (rest - grant) * per
         )
         if grant:
             fx.touch(comp, wid)
@@ -506,7 +520,8 @@ def _reserve_kit(
         product_id=kit.pk,
         warehouse_id=wid,
         add_requested=qty,
-        add_allocated=grant,
+        add_allocated=prebuilt + grant,
+        add_prebuilt=prebuilt,
         priority=priority,
         requested_at=requested_at,
     )
@@ -516,7 +531,7 @@ def _reserve_kit(
             reference=reference,
             product_id=comp.pk,
             warehouse_id=wid,
-            add_requested=qty * per,
+            add_requested=rest * per,
             add_allocated=grant * per,
             priority=priority,
             requested_at=parent.requested_at,
@@ -568,6 +583,16 @@ def _fill_backorders(
         _save_alloc(alloc, "allocated")
         fx.allocation_changed(alloc)
         fx.touch(product_id, warehouse_id)
+
+
+def _fill_freed(*, mid: int, product: Product, warehouse_id: int, fx: _Effects) -> None:
+    """Freed units go to waiting demand: a kit's built units to kit backorders, anything else as usual."""
+    if product.is_kit:
+        from inventory.services.kits import _fill_prebuilt
+
+        _fill_prebuilt(mid=mid, kit_id=product.pk, warehouse_id=warehouse_id, fx=fx)
+    else:
+        _fill_backorders(mid=mid, product_id=product.pk, warehouse_id=warehouse_id, fx=fx)
 
 
 def _fill_scope(mid: int, product_id: int, warehouse_id: int) -> list[tuple[int, int]]:
@@ -655,9 +680,15 @@ def _stock_release_locked(*, merchant, reference: str, quantity: int | None = No
     if not rows:
         return 0
     parent_ids = {r[3] for r in rows if r[3]}
-    levels = lock_levels(merchant_id=mid, pairs=[(r[1], r[2]) for r in rows if r[0] not in parent_ids])
+    from inventory.services.kits import _fill_prebuilt, _kit_level_pairs, _release_prebuilt
+
+    kit_pairs = _kit_level_pairs(mid, [(r[1], r[2]) for r in rows if r[0] in parent_ids])
+    levels = lock_levels(
+        merchant_id=mid, pairs=[*[(r[1], r[2]) for r in rows if r[0] not in parent_ids], *kit_pairs]
+    )
     allocs = {a.pk: a for a in lock_allocations(r[0] for r in rows)}
     fx = _Effects(mid)
+    kit_refill: set[tuple[int, int]] = set()
     remaining = quantity
     freed_total = 0
     refill: set[tuple[int, int]] = set()
@@ -669,6 +700,9 @@ def _stock_release_locked(*, merchant, reference: str, quantity: int | None = No
         from_backorder = min(n, alloc.backordered)
         from_allocated = min(n - from_backorder, alloc.allocated)
         if alloc.pk in parent_ids:
+            # component-built kits first, then built kits (``prebuilt``; ``picked`` counts those picked)
+            from_comp = min(from_allocated, alloc.allocated - alloc.prebuilt)
+            from_pre = from_allocated - from_comp
             children = [a for a in allocs.values() if a.parent_id == alloc.pk]
             for child in children:
                 _release_units(
@@ -676,15 +710,18 @@ def _stock_release_locked(*, merchant, reference: str, quantity: int | None = No
                     child,
                     levels[(child.product_id, child.warehouse_id)],
                     from_backorder * child.per_kit,
-                    from_allocated * child.per_kit,
+                    from_comp * child.per_kit,
                     fx,
                 )
                 refill.add((child.product_id, child.warehouse_id))
+            if from_pre:
+                _release_prebuilt(mid, alloc, levels[(alloc.product_id, alloc.warehouse_id)], from_pre, fx)
+                kit_refill.add((alloc.product_id, alloc.warehouse_id))
             alloc.requested -= from_backorder + from_allocated
             alloc.allocated -= from_allocated
-            alloc.picked = min(alloc.picked, alloc.allocated)
+            alloc.picked = min(alloc.picked, alloc.prebuilt)
             _close_if_done(alloc)
-            _save_alloc(alloc, "requested", "allocated", "picked", "status")
+            _save_alloc(alloc, "requested", "allocated", "prebuilt", "picked", "status")
         else:
             _release_units(
                 mid, alloc, levels[(alloc.product_id, alloc.warehouse_id)], from_backorder, from_allocated, fx
@@ -697,6 +734,8 @@ def _stock_release_locked(*, merchant, reference: str, quantity: int | None = No
         level = levels[(pid, wid)]
         if level.backordered > 0 and _free(level) > 0:
             _fill_backorders(mid=mid, product_id=pid, warehouse_id=wid, fx=fx)
+    for pid, wid in sorted(kit_refill):
+        _fill_prebuilt(mid=mid, kit_id=pid, warehouse_id=wid, fx=fx)
     fx.flush()
     return freed_total
 
@@ -1003,7 +1042,7 @@ def stock_move(
             )
         )
     if not from_location.sellable and to_location.sellable:
-        _fill_backorders(mid=mid, product_id=product.pk, warehouse_id=wid, fx=fx)
+        _fill_freed(mid=mid, product=product, warehouse_id=wid, fx=fx)
         fx.touch(product, wid)
     fx.flush()
     return movements
@@ -1061,7 +1100,7 @@ def stock_adjust(
         )
         if location.sellable:
             _level_add(merchant_id=mid, product_id=product.pk, warehouse_id=wid, on_hand=quantity)
-            _fill_backorders(mid=mid, product_id=product.pk, warehouse_id=wid, fx=fx)
+            _fill_freed(mid=mid, product=product, warehouse_id=wid, fx=fx)
             fx.touch(product, wid)
         else:
             _level_add(merchant_id=mid, product_id=product.pk, warehouse_id=wid, quarantined=quantity)
@@ -1096,6 +1135,11 @@ def stock_adjust(
 def _unreserve_for(*, mid: int, product: Product, warehouse_id: int, quantity: int, fx: _Effects) -> None:
     """Makes ``quantity`` units free by turning the newest, lowest-priority unpicked reservations back into
     backorders (stock that physically vanished cannot stay promised)."""
+    if product.is_kit:
+        from inventory.services.kits import _unreserve_prebuilt
+
+        _unreserve_prebuilt(mid=mid, kit=product, warehouse_id=warehouse_id, quantity=quantity, fx=fx)
+        return
     level = lock_levels(merchant_id=mid, pairs=[(product.pk, warehouse_id)])[(product.pk, warehouse_id)]
     short = quantity - (level.on_hand - level.reserved - level.held)
     if short <= 0:
@@ -1166,17 +1210,23 @@ def stock_pick(
     lot: str = "",
 ) -> list[StockMovement]:
     """A picker took ``quantity`` reserved units of ``product`` for ``reference`` from ``location``: they leave
-    it for the warehouse's packing location (still on hand and reserved until shipped). A kit picks its
-    components (from the location when it holds them, else from the best candidates)."""
+    it for the warehouse's packing location (still on hand and reserved until shipped). A kit picks its built
+    kit units reserved for the reference first (the kit itself), then its components (from the location when
+    it holds them, else from the best candidates)."""
     if quantity <= 0:
         raise ValueError("quantity must be positive")
     mid = _mid(merchant)
     _check_owner(mid, product)
     wid = location.warehouse_id
     if product.is_kit:
-        movements = []
-        for comp, per in _components(product):
-            movements += _pick_units(mid, reference, comp, wid, quantity * per, location=location, lot=None)
+        from inventory.services.kits import _pick_prebuilt
+
+        done, movements = _pick_prebuilt(mid, reference, product, wid, quantity, location)
+        if quantity - done:
+            for comp, per in _components(product):
+                movements += _pick_units(
+                    mid, reference, comp, wid, (quantity - done) * per, location=location, lot=None
+                )
         return movements
     return _pick_units(mid, reference, product, wid, quantity, location=location, lot=lot or None)
 
@@ -1272,7 +1322,12 @@ def stock_ship(*, merchant, reference: str) -> int:
     if not rows:
         return 0
     parent_ids = {r[3] for r in rows if r[3]}
-    levels = lock_levels(merchant_id=mid, pairs=[(r[1], r[2]) for r in rows if r[0] not in parent_ids])
+    from inventory.services.kits import _kit_level_pairs, _ship_prebuilt
+
+    kit_pairs = _kit_level_pairs(mid, [(r[1], r[2]) for r in rows if r[0] in parent_ids])
+    levels = lock_levels(
+        merchant_id=mid, pairs=[*[(r[1], r[2]) for r in rows if r[0] not in parent_ids], *kit_pairs]
+    )
     allocs = {a.pk: a for a in lock_allocations(r[0] for r in rows)}
     for a in allocs.values():
         if a.on_hold:
@@ -1280,8 +1335,19 @@ def stock_ship(*, merchant, reference: str) -> int:
     fx = _Effects(mid)
     shipped_total = 0
     products = {p.pk: p for p in Product.objects.filter(pk__in=[a.product_id for a in allocs.values()])}
+    # kits shipped as components so far, per parent (every child ships the same kits)
+    comp_before = {
+        pid: min((c.shipped // c.per_kit for c in allocs.values() if c.parent_id == pid), default=0)
+        for pid in parent_ids
+    }
+    pre_shipped: dict[int, int] = {}
     for alloc in sorted(allocs.values(), key=lambda a: a.pk):
-        if alloc.pk in parent_ids or alloc.allocated == 0:
+        if alloc.pk in parent_ids:
+            if alloc.prebuilt:
+                pre_shipped[alloc.pk] = _ship_prebuilt(mid, alloc, products[alloc.product_id], fx)
+                shipped_total += pre_shipped[alloc.pk]
+            continue
+        if alloc.allocated == 0:
             continue
         product = products[alloc.product_id]
         if alloc.picked < alloc.allocated:
@@ -1327,14 +1393,16 @@ def stock_ship(*, merchant, reference: str) -> int:
     for pid in parent_ids:
         parent = allocs[pid]
         children = [a for a in allocs.values() if a.parent_id == pid]
-        kits_shipped = min(c.shipped // c.per_kit for c in children)
-        delta = kits_shipped - parent.shipped
+        comp_delta = min((c.shipped // c.per_kit for c in children), default=0) - comp_before[pid]
+        pre = pre_shipped.get(pid, 0)
+        delta = max(0, comp_delta) + pre
         if delta > 0:
-            parent.shipped = kits_shipped
+            parent.shipped += delta
             parent.allocated = max(0, parent.allocated - delta)
-            parent.picked = min(parent.picked, parent.allocated)
+            parent.prebuilt -= pre
+            parent.picked = 0 if pre else min(parent.picked, parent.prebuilt)
             _close_if_done(parent)
-            _save_alloc(parent, "allocated", "picked", "shipped", "status")
+            _save_alloc(parent, "allocated", "prebuilt", "picked", "shipped", "status")
     fx.flush()
     return shipped_total
 

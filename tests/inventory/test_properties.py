@@ -35,6 +35,12 @@ ops = st.one_of(
     st.tuples(st.just("unhold")),
     st.tuples(st.just("to_quarantine"), prod.filter(lambda p: p < 2), qty),
     st.tuples(st.just("safety"), prod.filter(lambda p: p < 2), st.integers(min_value=0, max_value=5)),
+    # kits built ahead (and taken apart); counts and adjustments of built kits at their shelf
+    st.tuples(st.just("build"), st.integers(min_value=1, max_value=3)),
+    st.tuples(st.just("build"), st.integers(min_value=1, max_value=3)),
+    st.tuples(st.just("unbuild"), st.integers(min_value=1, max_value=3)),
+    st.tuples(st.just("count"), st.just(2), st.integers(min_value=0, max_value=4)),
+    st.tuples(st.just("adjust"), st.just(2), st.integers(min_value=-2, max_value=2)),
 )
 
 
@@ -69,13 +75,12 @@ def test_random_operation_sequences_keep_stock_consistent(steps):
     b = ProductFactory(merchant=merchant, sku=f"B{n}")
     kit = services.product_create(merchant=merchant, sku=f"K{n}", name="kit", components=[(a, 1), (b, 2)])
     products = [a, b, kit]
-    singles = [a, b]
     holds = []
     services.stock_receive(merchant=merchant, product=a, warehouse=wh, quantity=6, location=shelf)
     services.stock_receive(merchant=merchant, product=b, warehouse=wh, quantity=10, location=shelf)
 
     for step in steps:
-        before = snapshot(singles, wh)
+        before = snapshot(products, wh)
         try:
             match step:
                 case ("receive", p, q):
@@ -112,8 +117,14 @@ def test_random_operation_sequences_keep_stock_consistent(steps):
                         continue
                     product = next(p for p in products if p.pk == top.product_id)
                     unpicked = top.allocated - top.picked
-                    if product.is_kit:
-                        unpicked = min((c.allocated - c.picked) // c.per_kit for c in top.children.all())
+                    if product.is_kit:  # built kits not yet picked, then whole kits of unpicked components
+                        unpicked = (
+                            top.prebuilt
+                            - top.picked
+                            + min(
+                                ((c.allocated - c.picked) // c.per_kit for c in top.children.all()), default=0
+                            )
+                        )
                     if unpicked <= 0:
                         continue
                     services.stock_pick(
@@ -148,24 +159,31 @@ def test_random_operation_sequences_keep_stock_consistent(steps):
                         to_location=quarantine,
                         quantity=q,
                     )
+                case ("build", q):
+                    services.kit_build(merchant=merchant, kit=kit, warehouse=wh, quantity=q, location=shelf)
+                case ("unbuild", q):
+                    services.kit_unbuild(merchant=merchant, kit=kit, warehouse=wh, quantity=q)
                 case ("safety", p, s):
                     services.stock_set_safety_stock(
                         merchant=merchant, product=products[p], warehouse=wh, safety_stock=s
                     )
         except InventoryError:
-            assert snapshot(singles, wh) == before, f"refused {step} changed something"
-        for lv in StockLevel.objects.filter(product__in=singles, warehouse=wh):
+            assert snapshot(products, wh) == before, f"refused {step} changed something"
+        for lv in StockLevel.objects.filter(product__in=products, warehouse=wh):
             assert min(lv.on_hand, lv.reserved, lv.held, lv.quarantined) >= 0
             assert lv.reserved + lv.held <= lv.on_hand, "oversold"
             assert lv.backordered >= 0
         for p in products:
             assert stock_available(merchant=merchant, product=p) >= 0
-        assert not StockQuant.objects.filter(product__in=singles, quantity__lt=0).exists()
+        assert not StockQuant.objects.filter(product__in=products, quantity__lt=0).exists()
         for alloc in Allocation.objects.filter(merchant=merchant):
             assert 0 <= alloc.picked <= alloc.allocated <= alloc.requested - alloc.shipped
+            assert alloc.prebuilt <= alloc.allocated
+        # Kit parents mirror their children: built kits aside, the children hold the rest of the kits, and
+        # a kit's backorder is its components' backorder (per kit).
+        for parent in Allocation.objects.filter(merchant=merchant, product=kit, status="open"):
+            assert parent.picked <= parent.prebuilt
+            for child in parent.children.all():
+                assert child.allocated == (parent.allocated - parent.prebuilt) * child.per_kit
+                assert child.backordered == parent.backordered * child.per_kit
     assert ledger_drift(merchant_id=merchant.pk) == []
-    # Kit parents mirror their children.
-    for parent in Allocation.objects.filter(merchant=merchant, product=kit):
-        for child in parent.children.all():
-            assert child.requested == parent.requested * child.per_kit
-            assert child.allocated == parent.allocated * child.per_kit
