@@ -1,6 +1,6 @@
 from django.urls import path
 
-from warehouse import views
+from warehouse import kitting_views, views
 
 app_name = "warehouse"
 urlpatterns = [
@@ -21,4 +21,9 @@ urlpatterns = [
     path("replenish/<int:pk>/", views.replenish, name="replenish"),
     path("replenish/<int:pk>/scan/", views.replenish_scan, name="replenish_scan"),
     path("staff/", views.staff, name="staff"),
+    path("kits/", kitting_views.kit_requests, name="kit_requests"),
+    path("kits/<int:pk>/cancel/", kitting_views.kit_request_cancel, name="kit_request_cancel"),
+    path("kits/floor/", kitting_views.kit_floor, name="kit_floor"),
+    path("kits/floor/<int:pk>/", kitting_views.kit_task, name="kit_task"),
+    path("kits/floor/<int:pk>/scan/", kitting_views.kit_task_scan, name="kit_task_scan"),
 ]
