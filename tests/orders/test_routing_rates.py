@@ -11,13 +11,24 @@ import pytest
 from integrations.carriers import breaker
 from integrations.carriers import routing as carrier_routing
 from orders import rates, zones
-from tests.carriers.conftest import fake_easypost, make_account  # noqa: F401 (fixture)
+from tests.carriers.conftest import make_account
+from tests.carriers.fake_easypost import FakeEasyPost
 from tests.orders.conftest import LA, canonical
 
 pytestmark = pytest.mark.django_db
 
 # the fake's UPS table: Ground 9.21 + 0.60/lb after the first, 4 days; the parcel is one 500 g TENT = 2 lb
 UPS_GROUND_2LB = Decimal("9.81")
+
+
+@pytest.fixture
+def fake_easypost(settings):
+    fake = FakeEasyPost().start()
+    settings.EASYPOST_API_BASE = fake.api_base
+    settings.CARRIER_BREAKER_THRESHOLD = 3
+    settings.CARRIER_BREAKER_COOLDOWN = 30
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture(autouse=True)
