@@ -16,4 +16,6 @@ urlpatterns = [
     path("<int:pk>/products/<int:listing_pk>/map/", views.listing_map, name="listing_map"),
     path("<int:pk>/health/", views.health, name="health"),
     path("<int:pk>/dead-letters/<int:dl_pk>/", views.dead_letter_replay, name="dead_letter"),
+    path("<int:pk>/privacy/", views.privacy, name="privacy"),
+    path("<int:pk>/privacy/<int:req_pk>/export/", views.privacy_export, name="privacy_export"),
 ]

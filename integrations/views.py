@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from fulfil.audit import actor_for_request, audit_context
@@ -15,7 +18,14 @@ from fulfil.tenancy import get_for_merchant_or_404, merchant_required
 from integrations import selectors, services
 from integrations.base import CONNECTORS, ProviderError
 from integrations.forms import ConnectForm, SettingsForm
-from integrations.models import ChannelConnection, ChannelEvent, ChannelListing, DeadLetter, Platform
+from integrations.models import (
+    ChannelConnection,
+    ChannelEvent,
+    ChannelListing,
+    DeadLetter,
+    Platform,
+    PrivacyRequest,
+)
 
 
 def _connectors():
@@ -148,6 +158,9 @@ def detail(request, pk: int):
             "connector": _connectors().get(conn.platform),
             "listing_count": listings.count(),
             "mapped_count": listings.filter(product__isnull=False).count(),
+            "privacy_open": PrivacyRequest.objects.for_merchant(request.merchant)
+            .filter(connection=conn, received_at__gte=timezone.now() - timedelta(days=30))
+            .count(),
             "webhook_url": request.build_absolute_uri(
                 reverse("integrations_woocommerce_webhook", args=[conn.pk])
                 if conn.platform == "woocommerce"
@@ -310,3 +323,31 @@ def dead_letter_replay(request, pk: int, dl_pk: int):
             services.dead_letter_replay(dead_letter=dl)
             messages.success(request, "Queued again.")
     return redirect("integrations:health", pk=conn.pk)
+
+
+@merchant_required
+def privacy(request, pk: int):
+    """The connection's privacy requests: data requests with their export, redactions with their state."""
+    from integrations import privacy as privacy_service
+
+    conn = _connection(request, pk)
+    qs = PrivacyRequest.objects.for_merchant(request.merchant).filter(connection=conn).order_by("-pk")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    rows = [(req, privacy_service.privacy_status(request=req)) for req in page]
+    return TemplateResponse(request, "integrations/privacy.html", {"conn": conn, "page": page, "rows": rows})
+
+
+@merchant_required
+def privacy_export(request, pk: int, req_pk: int):
+    """Download what we hold about the customer of a data request (JSON, to send to the customer)."""
+    from integrations import privacy as privacy_service
+
+    conn = _connection(request, pk)
+    req = get_for_merchant_or_404(
+        PrivacyRequest.objects.filter(connection=conn, kind=PrivacyRequest.Kind.DATA_REQUEST),
+        request.merchant,
+        pk=req_pk,
+    )
+    response = JsonResponse(privacy_service.privacy_export(request=req), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="customer-data-request-{req.pk}.json"'
+    return response

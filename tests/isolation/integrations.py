@@ -1,6 +1,6 @@
 """Sales channels: a connection, its listings and dead letters are the owner's alone."""
 
-from integrations.models import ChannelConnection, ChannelEvent, ChannelListing, DeadLetter
+from integrations.models import ChannelConnection, ChannelEvent, ChannelListing, DeadLetter, PrivacyRequest
 from tests.isolation import Case
 
 
@@ -38,6 +38,18 @@ def _dead_letter(merchant):
     conn = _connection(merchant)
     return DeadLetter.objects.create(
         merchant=merchant, connection=conn, summary=f"iso-dead-{merchant.slug}", error="boom"
+    )
+
+
+def _privacy_request(merchant):
+    conn = _connection(merchant)
+    return PrivacyRequest.objects.create(
+        merchant=merchant,
+        connection=conn,
+        platform=conn.platform,
+        kind="data_request",
+        customer_email=f"iso-privacy-{merchant.slug}@mail.example.com",
+        export={"orders": [], "email": f"iso-privacy-{merchant.slug}@mail.example.com"},
     )
 
 
@@ -80,5 +92,12 @@ CASES = [
         marker=lambda d: d.summary,
         html_detail=lambda d: f"/app/integrations/{d.connection_id}/health/",
         api_writes=[("post", lambda d: f"/app/integrations/{d.connection_id}/dead-letters/{d.pk}/", {})],
+    ),
+    Case(
+        name="channel privacy request",
+        make=_privacy_request,
+        marker=lambda r: r.customer_email,
+        html_detail=lambda r: f"/app/integrations/{r.connection_id}/privacy/",
+        api_writes=[("get", lambda r: f"/app/integrations/{r.connection_id}/privacy/{r.pk}/export/", {})],
     ),
 ]
