@@ -42,9 +42,10 @@ def warehouse_info(w) -> routing.WarehouseInfo:
     )
 
 
-def rate_function(*, order, warehouses, live: bool = True) -> routing.RateFn:
+def rate_function(*, order, warehouses, live: bool | str = True) -> routing.RateFn:
     """``(warehouse id, weight) pairs -> quotes`` through the registered providers for this order's
-    destination and service; ``live=False`` asks for cached quotes only (no carrier calls)."""
+    destination and service. ``live``: ``True`` asks the carriers now, ``False`` cached quotes only (the
+    simulator), ``"warm"`` cached quotes now and the missing routes asked after commit (the batch path)."""
     by_id = {w.pk: w for w in warehouses}
 
     def fn(pairs: list[tuple[int, int]]) -> dict:
@@ -67,7 +68,10 @@ def rate_function(*, order, warehouses, live: bool = True) -> routing.RateFn:
             for wh_id, weight in pairs
             if wh_id in by_id
         }
-        got = rates.quote(list(requests.values()), live=live)
+        if live == "warm":
+            got = rates.quote_cached_then_warm(list(requests.values()))
+        else:
+            got = rates.quote(list(requests.values()), live=bool(live))
         return {pair: got[req] for pair, req in requests.items() if req in got}
 
     return fn
@@ -128,10 +132,14 @@ def plan_order(
     inbound_hint: dict,
     settings: routing.RoutingSettings,
     now,
-    live_rates: bool = True,
+    live_rates: bool | str | None = None,
     arrivals: dict | None = None,
     ahead: dict | None = None,
 ) -> routing.Plan:
+    if live_rates is None:  # one order on its own: ask live; inside a batch (locks held): cached, warm later
+        from orders.services import unit
+
+        live_rates = "warm" if unit.current() is not None else True
     if arrivals is None:
         arrivals, ahead = {}, {}
         if settings.max_wait_days:

@@ -9,7 +9,9 @@ out (cached quotes only) — the what-if simulator uses that. Apps register from
     register_rate_provider(carrier_quotes, key="carriers")
 
 ``quote(requests, live=...)`` asks the providers in registration order; the first quote for a request wins.
-A provider that raises is logged and skipped — routing never fails because a carrier did.
+A provider that raises is logged and skipped — routing never fails because a carrier did. One order routed on
+its own asks live; the batch path (which routes while holding stock-level locks) uses
+``quote_cached_then_warm``: cached quotes now, the missing routes asked after commit.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
+
+from django.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +105,18 @@ def quote(requests: list[RateRequest], *, live: bool = True) -> dict[RateRequest
                 found[request] = got[request]
         todo = [r for r in todo if r not in found]
     return found
+
+
+def quote_cached_then_warm(requests: list[RateRequest]) -> dict[RateRequest, Quote]:
+    """Cached quotes now; the routes not in the cache are asked live after the transaction commits (so the
+    next orders on those routes get them). For the batch path, which holds stock-level locks while it routes:
+    no carrier call may run under them."""
+    found = quote(requests, live=False)
+    missing = tuple(r for r in dict.fromkeys(requests) if r not in found)
+    if missing and _providers:
+        transaction.on_commit(partial(_warm, requests=missing))
+    return found
+
+
+def _warm(*, requests: tuple[RateRequest, ...]) -> None:
+    quote(list(requests), live=True)

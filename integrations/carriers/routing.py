@@ -12,7 +12,8 @@ Quotes are cached in the shared cache per merchant × origin ZIP3 × destination
 service level for ``CARRIER_ROUTING_CACHE_SECONDS`` (default 600 s); a parcel no carrier could price is
 remembered for a minute so a failing route is not asked for on every order. Whether a merchant has any usable
 account is remembered in-process for 30 s, so routing without carrier accounts costs no query and no cache
-round trip. The what-if simulator asks with ``live=False``: cached quotes only.
+round trip. The what-if simulator asks with ``live=False``: cached quotes only; so does the batch import path
+(it routes while holding stock-level locks), which then asks the missing routes live after it commits.
 
 Known simplifications: the cache key ignores the street (a PO box or APO address on a cached route is priced
 like its neighbours; the pack screen's own rate shop still applies every restriction), and the warehouses of
@@ -141,7 +142,7 @@ def carrier_quotes(requests: list[RateRequest], *, live: bool = True) -> dict[Ra
     if not requests:
         return {}
     merchants = {r.merchant_id for r in requests}
-    if live and not any(_has_accounts(m) for m in merchants):
+    if not any(_has_accounts(m) for m in merchants):
         return {}
     keys: dict[str, list[RateRequest]] = {}
     for r in requests:

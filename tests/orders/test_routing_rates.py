@@ -185,3 +185,24 @@ def test_first_provider_wins_and_the_rest_fill_gaps():
         2: ("B", Decimal("6.00")),
     }
     assert calls == [("first", 2), ("second", 1)]
+
+
+def test_batch_path_uses_cached_quotes_and_warms_the_rest_after_commit(
+    merchant_a, stocked, fake_easypost, django_capture_on_commit_callbacks
+):
+    from orders.models import Order
+    from orders.services import order_import_many
+
+    make_account(fake_easypost, merchant=merchant_a, carrier="ups")
+    with django_capture_on_commit_callbacks(execute=True):
+        order_import_many(merchant=merchant_a, orders=[canonical("W-1", lines=(("TENT", 1),))])
+    first = Order.objects.get(external_id="W-1")
+    # no carrier call while the batch held its stock locks: zone table for this one…
+    assert {c["rate_source"] for c in first.routing["candidates"]} == {"zone"}
+    # …and the routes were priced after commit, for the next orders
+    assert shipments_posted(fake_easypost) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        order_import_many(merchant=merchant_a, orders=[canonical("W-2", lines=(("TENT", 1),))])
+    second = Order.objects.get(external_id="W-2")
+    assert {c["rate_label"] for c in second.routing["candidates"]} == {"UPS Ground $9.81 (cached live rate)"}
+    assert shipments_posted(fake_easypost) == 2
