@@ -151,9 +151,24 @@ def _plan_picks(order: Order, warehouse_id: int, used: dict) -> list[_PlannedPic
         if product is None:
             return None
         if product.is_kit:
-            # a kit is picked as its components (stock_pick does the same)
+            # built kits reserved for the line are picked as the kit itself, the rest as its components
+            # (stock_pick does the same)
+            pre = (
+                Allocation.objects.filter(
+                    merchant_id=order.merchant_id,
+                    reference=line.reference,
+                    product_id=product.pk,
+                    warehouse_id=warehouse_id,
+                    status=Allocation.Status.OPEN,
+                )
+                .values_list("prebuilt", "picked")
+                .first()
+            )
+            built = min(qty, pre[0] - pre[1]) if pre else 0
             comps = list(product.components.select_related("component"))
-            wanted = [(c.component, c.quantity * qty) for c in comps]
+            wanted = [(product, built)] if built else []
+            if qty - built:
+                wanted += [(c.component, c.quantity * (qty - built)) for c in comps]
         else:
             wanted = [(product, qty)]
         for prod, need in wanted:
@@ -694,8 +709,11 @@ def pack_expected(session: PackSession) -> dict[int, int]:
     for line_id, by_product in per_product.items():
         line = lines[line_id]
         if line.product is not None and line.product.is_kit:
+            # built kits (picked as the kit) plus whole kits of picked components
             per = {c.component_id: c.quantity for c in line.product.components.all()}
-            units = min((by_product.get(pid, 0) // q for pid, q in per.items() if q), default=0)
+            units = by_product.get(line.product_id, 0) + min(
+                (by_product.get(pid, 0) // q for pid, q in per.items() if q), default=0
+            )
         else:
             units = sum(by_product.values())
         if units:

@@ -139,3 +139,43 @@ def test_staff_of_another_warehouse_get_403_and_merchant_b_404(
     assert client.post(f"/app/warehouse/kits/{task.pk}/cancel/").status_code == 404
     task.refresh_from_db()
     assert task.status == "open"
+
+
+def test_an_order_for_kits_picks_a_built_kit_as_the_kit_and_the_rest_as_components(
+    merchant_a, wh, products, kit, released, associate
+):
+    from inventory.models import Allocation
+    from orders.models import Order
+    from tests.warehouse.test_services import pick_all
+    from warehouse import services
+    from warehouse.models import BatchOrder, PackSession, PickTask
+
+    kit.status = "active"
+    kit.save(update_fields=["status"])
+    inventory.kit_build(merchant=merchant_a, kit=kit, warehouse=wh, quantity=1)
+    order = released(("GIFTSET", 2))
+    line = order.lines.get()
+    parent = Allocation.objects.get(reference=line.reference, parent__isnull=True)
+    assert (parent.allocated, parent.prebuilt) == (2, 1)
+    wave = services.wave_create(warehouse=wh, user=associate)
+    batch = wave.batches.get()
+    tasks = sorted(PickTask.objects.filter(batch=batch).values_list("product__sku", "quantity"))
+    assert tasks == [("GIFTSET", 1), ("MUG", 2), ("TEE", 1)]
+    services.batch_start(batch=batch, user=associate)
+    pick_all(batch, associate)
+    parent.refresh_from_db()
+    assert parent.picked == 1
+    tote = BatchOrder.objects.get(batch=batch).tote
+    session = services.pack_open(warehouse=wh, user=associate, code=f"TOTE:{tote}")
+    assert services.pack_expected(session) == {line.pk: 2}
+    assert services.pack_verify(session=session, user=associate, scan_id="p1", code="GIFTSET").ok
+    assert services.pack_verify(session=session, user=associate, scan_id="p2", code="GIFTSET").ok
+    session.refresh_from_db()
+    assert session.status == PackSession.Status.PACKED
+    order.refresh_from_db()
+    assert order.status == Order.Status.PACKED
+    assert inventory.stock_ship(merchant=merchant_a, reference=line.reference) == 1 + 2 + 1
+    assert on_hand(kit, wh) == 0
+    assert on_hand(products["TEE"], wh) == 18
+    assert on_hand(products["MUG"], wh) == 16
+    assert ledger_drift(merchant_id=merchant_a.pk) == []
