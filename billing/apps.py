@@ -25,7 +25,9 @@ class BillingConfig(AppConfig):
                 title="Add a payment method",
                 order=80,
                 is_done=lambda m: (
-                    PaymentMethod.objects.for_merchant(m).filter(removed_at__isnull=True).exists()
+                    PaymentMethod.objects.for_merchant(m)
+                    .filter(removed_at__isnull=True, status=PaymentMethod.Status.ACTIVE)
+                    .exists()
                 ),
                 url_name="billing:payment_methods",
                 help="Invoices are paid automatically at the end of each billing cycle.",

@@ -105,6 +105,46 @@ class PaymentMethodForm(forms.Form):
     setup_intent = forms.CharField(max_length=80, required=False)
 
 
+class BankAccountForm(forms.Form):
+    """A US bank account for ACH debits (shape only; Stripe checks the numbers)."""
+
+    holder_name = forms.CharField(max_length=200, label="Account holder name")
+    routing_number = forms.RegexField(regex=r"^\d{9}$", label="Routing number",
+                                      error_messages={"invalid": "A routing number has 9 digits."})  # fmt: skip
+    account_number = forms.RegexField(regex=r"^\d{4,17}$", label="Account number",
+                                      error_messages={"invalid": "An account number has 4 to 17 digits."})  # fmt: skip
+    account_number_again = forms.CharField(max_length=17, label="Account number again")
+    account_holder_type = forms.ChoiceField(choices=[("company", "Company"), ("individual", "Individual")])
+    account_type = forms.ChoiceField(choices=[("checking", "Checking"), ("savings", "Savings")])
+    mandate = forms.BooleanField(label="I authorise the debits described above")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("account_number") and data.get("account_number") != data.get("account_number_again"):
+            self.add_error("account_number_again", "The account numbers do not match.")
+        return data
+
+
+class MicrodepositForm(forms.Form):
+    """Either the two deposit amounts in cents or the 6-character code starting with SM."""
+
+    amount_1 = forms.IntegerField(min_value=1, max_value=99, required=False, label="First deposit (cents)")
+    amount_2 = forms.IntegerField(min_value=1, max_value=99, required=False, label="Second deposit (cents)")
+    descriptor_code = forms.RegexField(regex=r"^[Ss][Mm][A-Za-z0-9]{4}$", required=False, label="Code",
+                                       error_messages={"invalid": "The code has 6 characters and starts with SM."})  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        amounts = [data.get("amount_1"), data.get("amount_2")]
+        if data.get("descriptor_code"):
+            data["amounts"] = None
+        elif all(amounts):
+            data["amounts"] = amounts
+        elif not self.errors:
+            raise forms.ValidationError("Enter both deposit amounts, or the code.")
+        return data
+
+
 class CarrierInvoiceForm(forms.Form):
     file = forms.FileField()
     reference = forms.CharField(max_length=120, help_text="the carrier invoice number")

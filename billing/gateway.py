@@ -1,8 +1,16 @@
 """Stripe: the only module that talks to the payment processor (the ``stripe`` client library).
 
 Tests and development point ``STRIPE_API_BASE`` at ``localstripe`` on 127.0.0.1. localstripe has no Stripe
-Invoicing, so we issue our own invoices and charge them with off-session PaymentIntents. It does not support
-``us_bank_account`` payment methods either (Bad request) — bank accounts work against real Stripe only.
+Invoicing, so we issue our own invoices and charge them with off-session PaymentIntents. Stock localstripe has
+no ``us_bank_account`` either; the tests run it with ``tests/billing/localstripe_ext.py``, which adds US bank
+accounts, microdeposit verification, mandates and asynchronous ACH debits in Stripe's wire format.
+
+US bank accounts (ACH Direct Debit): the merchant types the routing and account numbers on our page (they are
+not card data; we keep only the last four digits), accepts the debit mandate, and we confirm a SetupIntent
+server-side with ``mandate_data`` (the acceptance: time, IP address, user agent) and
+``verification_method=microdeposits``. Stripe answers ``requires_action`` / ``verify_with_microdeposits``; the
+merchant enters the two amounts or the descriptor code, we call ``SetupIntent.verify_microdeposits``. An
+invoice paid by ACH is ``processing`` until Stripe's ``payment_intent.succeeded`` / ``payment_failed`` webhook.
 """
 
 from __future__ import annotations
@@ -14,7 +22,12 @@ from typing import Protocol
 import stripe
 from django.conf import settings
 
-from billing.exceptions import PaymentFailed, RejectedProviderError, RetryableProviderError
+from billing.exceptions import (
+    MicrodepositMismatch,
+    PaymentFailed,
+    RejectedProviderError,
+    RetryableProviderError,
+)
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,27 @@ class SavedMethod:
 @dataclass(frozen=True)
 class ChargeResult:
     payment_intent_id: str
+    status: str  # "succeeded", or "processing" for ACH debits (settled later by webhook)
+
+
+@dataclass(frozen=True)
+class BankSetup:
+    """A bank account SetupIntent after confirmation: waiting for microdeposits (or already succeeded)."""
+
+    setup_intent_id: str
     status: str
+    method: SavedMethod
+    microdeposit_type: str = ""
+    arrival_date: int | None = None
+    hosted_verification_url: str = ""
+    mandate_id: str = ""
+
+
+@dataclass(frozen=True)
+class MandateAcceptance:
+    accepted_at: int
+    ip_address: str
+    user_agent: str
 
 
 class PaymentProcessor(Protocol):
@@ -40,8 +73,14 @@ class PaymentProcessor(Protocol):
         self, *, setup_intent_id: str, payment_method: str, customer_id: str
     ) -> SavedMethod: ...
     def payment_method_get(self, *, payment_method_id: str) -> SavedMethod: ...
+    def bank_account_setup(self, *, customer_id: str, holder_name: str, email: str, routing_number: str,
+                           account_number: str, account_holder_type: str, account_type: str,
+                           acceptance: MandateAcceptance) -> BankSetup: ...  # fmt: skip
+    def setup_intent_verify_microdeposits(self, *, setup_intent_id: str, amounts: list[int] | None = None,
+                                          descriptor_code: str = "") -> BankSetup: ...  # fmt: skip
     def charge(self, *, customer_id: str, payment_method_id: str, amount: Decimal, currency: str,
-               metadata: dict, idempotency_key: str) -> ChargeResult: ...  # fmt: skip
+               metadata: dict, idempotency_key: str, payment_method_type: str = "card",
+               mandate_id: str = "") -> ChargeResult: ...  # fmt: skip
     def refund(self, *, payment_intent_id: str, amount: Decimal, idempotency_key: str) -> str: ...
 
 
@@ -55,7 +94,17 @@ def _client_opts() -> None:
     stripe.max_network_retries = 0
 
 
+MICRODEPOSIT_CODES = (
+    "payment_method_microdeposit_verification_amounts_mismatch",
+    "payment_method_microdeposit_verification_descriptor_code_mismatch",
+    "payment_method_microdeposit_verification_attempts_exceeded",
+    "payment_method_microdeposit_verification_timeout",
+)
+
+
 def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, stripe.StripeError) and getattr(exc, "code", None) in MICRODEPOSIT_CODES:
+        return MicrodepositMismatch(exc.user_message or str(exc), code=exc.code)
     if isinstance(exc, stripe.CardError):
         return PaymentFailed(exc.user_message or str(exc))
     if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
@@ -98,7 +147,10 @@ class StripeProcessor:
     def setup_intent_create(self, *, customer_id: str) -> tuple[str, str]:
         try:
             si = stripe.SetupIntent.create(
-                customer=customer_id, payment_method_types=["card"], usage="off_session"
+                customer=customer_id,
+                payment_method_types=["card", "us_bank_account"],
+                payment_method_options={"us_bank_account": {"verification_method": "microdeposits"}},
+                usage="off_session",
             )
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
@@ -107,10 +159,15 @@ class StripeProcessor:
     def setup_intent_confirm(
         self, *, setup_intent_id: str, payment_method: str, customer_id: str
     ) -> SavedMethod:
-        """Server-side confirm (test mode / localstripe). In production, Stripe.js ``confirmCardSetup`` confirms
-        in the browser and we only read the result."""
+        """Read a SetupIntent Stripe.js already confirmed in the browser (``confirmCardSetup``), or confirm it
+        server-side with a test payment method (test mode). The method saved is the SetupIntent's own, and the
+        SetupIntent must belong to this customer — a posted id from elsewhere is refused."""
         try:
-            si = stripe.SetupIntent.confirm(setup_intent_id, payment_method=payment_method)
+            si = stripe.SetupIntent.retrieve(setup_intent_id)
+            if si.customer and si.customer != customer_id:
+                raise RejectedProviderError("That SetupIntent belongs to another customer.")
+            if si.status != "succeeded":
+                si = stripe.SetupIntent.confirm(setup_intent_id, payment_method=payment_method)
             if si.status != "succeeded":
                 raise PaymentFailed(f"The payment method could not be set up ({si.status}).")
             pm = stripe.PaymentMethod.retrieve(si.payment_method)
@@ -120,6 +177,64 @@ class StripeProcessor:
             raise _translate(exc) from exc
         return _saved(pm)
 
+    def _bank_setup(self, si) -> BankSetup:
+        si = _plain(si)
+        verify = (si.get("next_action") or {}).get("verify_with_microdeposits") or {}
+        pm = stripe.PaymentMethod.retrieve(si["payment_method"])
+        return BankSetup(
+            setup_intent_id=si["id"], status=si["status"], method=_saved(pm),
+            microdeposit_type=verify.get("microdeposit_type") or "", arrival_date=verify.get("arrival_date"),
+            hosted_verification_url=verify.get("hosted_verification_url") or "", mandate_id=si.get("mandate") or "",
+        )  # fmt: skip
+
+    def bank_account_setup(self, *, customer_id: str, holder_name: str, email: str, routing_number: str,
+                           account_number: str, account_holder_type: str, account_type: str,
+                           acceptance: MandateAcceptance) -> BankSetup:  # fmt: skip
+        """A SetupIntent for a US bank account confirmed server-side with the mandate acceptance; Stripe
+        answers ``requires_action`` / ``verify_with_microdeposits``."""
+        try:
+            si = stripe.SetupIntent.create(
+                customer=customer_id,
+                payment_method_types=["us_bank_account"],
+                payment_method_options={"us_bank_account": {"verification_method": "microdeposits"}},
+                usage="off_session",
+            )
+            billing_details = {"name": holder_name, **({"email": email} if email else {})}
+            si = stripe.SetupIntent.confirm(
+                si.id,
+                payment_method_data={
+                    "type": "us_bank_account",
+                    "billing_details": billing_details,
+                    "us_bank_account": {
+                        "routing_number": routing_number,
+                        "account_number": account_number,
+                        "account_holder_type": account_holder_type,
+                        "account_type": account_type,
+                    },
+                },
+                mandate_data={
+                    "customer_acceptance": {
+                        "type": "online",
+                        "accepted_at": acceptance.accepted_at,
+                        "online": {"ip_address": acceptance.ip_address, "user_agent": acceptance.user_agent},
+                    }
+                },
+            )
+            if si.status not in ("requires_action", "succeeded"):
+                raise PaymentFailed(f"The bank account could not be set up ({si.status}).")
+            return self._bank_setup(si)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+    def setup_intent_verify_microdeposits(self, *, setup_intent_id: str, amounts: list[int] | None = None,
+                                          descriptor_code: str = "") -> BankSetup:  # fmt: skip
+        try:
+            params = {"amounts": amounts} if amounts else {"descriptor_code": descriptor_code}
+            si = stripe.SetupIntent.verify_microdeposits(setup_intent_id, **params)
+            return self._bank_setup(si)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
     def payment_method_get(self, *, payment_method_id: str) -> SavedMethod:
         try:
             return _saved(stripe.PaymentMethod.retrieve(payment_method_id))
@@ -127,17 +242,22 @@ class StripeProcessor:
             raise _translate(exc) from exc
 
     def charge(self, *, customer_id: str, payment_method_id: str, amount: Decimal, currency: str,
-               metadata: dict, idempotency_key: str) -> ChargeResult:  # fmt: skip
+               metadata: dict, idempotency_key: str, payment_method_type: str = "card",
+               mandate_id: str = "") -> ChargeResult:  # fmt: skip
+        """An off-session PaymentIntent. A card answers at once; an ACH debit (``us_bank_account``, under the
+        mandate accepted when the account was saved) answers ``processing`` and settles by webhook."""
         try:
             pi = stripe.PaymentIntent.create(
                 amount=to_minor(amount),
                 currency=currency.lower(),
                 customer=customer_id,
                 payment_method=payment_method_id,
+                payment_method_types=[payment_method_type],
                 off_session=True,
                 confirm=True,
                 metadata=metadata,
                 idempotency_key=idempotency_key,
+                **({"mandate": mandate_id} if mandate_id else {}),
             )
         except stripe.StripeError as exc:
             raise _translate(exc) from exc

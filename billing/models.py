@@ -270,12 +270,35 @@ class ChargeLine(TenantModel):
 
 
 class PaymentMethod(TenantModel):
+    """A saved card or US bank account. A bank account waits in ``pending_verification`` until the merchant
+    confirms the microdeposits; only ``active`` methods are charged. The ACH debit mandate the merchant accepted
+    (when, from which IP address and browser) is kept with the Stripe mandate id."""
+
     class Type(models.TextChoices):
         CARD = "card", "Card"
         US_BANK_ACCOUNT = "us_bank_account", "US bank account"
 
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PENDING_VERIFICATION = "pending_verification", "Waiting for microdeposit verification"
+        VERIFICATION_FAILED = "verification_failed", "Verification failed"
+
     stripe_payment_method_id = models.CharField(max_length=64)
     type = models.CharField(max_length=20, choices=Type.choices, default=Type.CARD)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.ACTIVE)
+    stripe_setup_intent_id = models.CharField(max_length=64, blank=True)
+    holder_name = models.CharField(max_length=200, blank=True)
+    account_type = models.CharField(max_length=20, blank=True, help_text="checking or savings")
+    microdeposit_type = models.CharField(max_length=20, blank=True, help_text="amounts or descriptor_code")
+    microdeposits_arrive_at = models.DateTimeField(null=True, blank=True)
+    verification_url = models.URLField(
+        max_length=500, blank=True, help_text="Stripe's hosted verification page"
+    )
+    verification_error = models.CharField(max_length=300, blank=True)
+    mandate_id = models.CharField(max_length=64, blank=True)
+    mandate_accepted_at = models.DateTimeField(null=True, blank=True)
+    mandate_ip = models.GenericIPAddressField(null=True, blank=True)
+    mandate_user_agent = models.CharField(max_length=300, blank=True)
     brand = models.CharField(max_length=30, blank=True)
     last4 = models.CharField(max_length=4, blank=True)
     exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -294,6 +317,7 @@ class PaymentMethod(TenantModel):
 class Payment(TenantModel):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing (bank debit)"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         REFUNDED = "refunded", "Refunded"

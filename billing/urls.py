@@ -13,6 +13,7 @@ urlpatterns = [
     path("lines/<int:pk>/", views.line_detail, name="line_detail"),
     path("lines/<int:pk>/dispute/", views.line_dispute, name="line_dispute"),
     path("payment-methods/", views.payment_methods, name="payment_methods"),
+    path("payment-methods/<int:pk>/verify/", views.payment_method_verify, name="payment_method_verify"),
     path("payment-methods/<int:pk>/<str:action>/", views.payment_method_action, name="payment_method_action"),
     path("costs/", views.costs, name="costs"),
     path("orders/<int:order_id>/cost/", views.order_cost_fragment, name="order_cost"),

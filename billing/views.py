@@ -25,9 +25,11 @@ from billing import calculator, gateway, insights, selectors, services, shipping
 from billing.exceptions import BillingError, PaymentFailed, RejectedProviderError, RetryableProviderError
 from billing.forms import (
     AccountForm,
+    BankAccountForm,
     CarrierInvoiceForm,
     CommitmentForm,
     DisputeForm,
+    MicrodepositForm,
     OverrideForm,
     PaymentMethodForm,
     QuoteForm,
@@ -200,8 +202,11 @@ def invoice_detail(request, pk: int):
         "summary": selectors.invoice_summary_rows(invoice),
         "payments": invoice.payments.all(),
         "has_method": PaymentMethod.objects.for_merchant(request.merchant)
-        .filter(removed_at__isnull=True)
+        .filter(removed_at__isnull=True, status=PaymentMethod.Status.ACTIVE)
         .exists(),
+        "in_flight": invoice.payments.filter(
+            status__in=[Payment.Status.PENDING, Payment.Status.PROCESSING]
+        ).exists(),
         "disputed": set(LineDispute.objects.filter(line__invoice=invoice).values_list("line_id", flat=True)),
     }
     return TemplateResponse(request, "billing/invoice_detail.html", ctx)
@@ -227,6 +232,9 @@ def invoice_pay(request, pk: int):
     else:
         if payment.status == Payment.Status.SUCCEEDED:
             messages.success(request, f"Paid {payment.amount:.2f} {payment.currency}. Thank you!")
+        elif payment.status == Payment.Status.PROCESSING:
+            messages.success(request, f"Bank debit of {payment.amount:.2f} {payment.currency} submitted; "
+                                      "it usually settles in 4 business days.")  # fmt: skip
         else:
             messages.error(
                 request, f"The payment did not go through: {payment.failure_message or payment.status}."
@@ -282,14 +290,45 @@ def line_dispute(request, pk: int):
     return redirect("billing:line_detail", pk=line.pk)
 
 
+TEST_CARDS = [
+    ("pm_card_visa", "Visa 4242 (succeeds)"),
+    ("pm_card_chargeCustomerFail", "Visa 0341 (saves, then charges are declined)"),
+    ("pm_card_visa_chargeDeclined", "Visa 0002 (declined when saving)"),
+]
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR") or "127.0.0.1"
+
+
 @merchant_required
 def payment_methods(request):
+    """Cards (Stripe.js Elements confirms a SetupIntent in the browser; in test mode a Stripe test card can be
+    picked instead) and US bank accounts (numbers typed here, mandate accepted, microdeposits verified next)."""
     m = request.merchant
-    if request.method == "GET" and request.GET.get("setup_intent"):  # Stripe.js (production) asks for one
+    if request.method == "GET" and request.GET.get("setup_intent"):  # Stripe.js asks for one
         seti_id, secret = services.setup_intent_start(merchant=m)
         return JsonResponse({"id": seti_id, "client_secret": secret})
-    form = PaymentMethodForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    is_bank = request.method == "POST" and request.POST.get("kind") == "bank"
+    form = PaymentMethodForm(request.POST if request.method == "POST" and not is_bank else None)
+    bank_form = BankAccountForm(request.POST if is_bank else None)
+    if is_bank and bank_form.is_valid():
+        d = bank_form.cleaned_data
+        try:
+            with audit_context(actor_for_request(request)):
+                method = services.bank_account_add(
+                    merchant=m, holder_name=d["holder_name"], routing_number=d["routing_number"],
+                    account_number=d["account_number"], account_holder_type=d["account_holder_type"],
+                    account_type=d["account_type"], ip_address=_client_ip(request),
+                    user_agent=request.headers.get("User-Agent", ""),
+                )  # fmt: skip
+            messages.success(
+                request, f"Bank account ending {method.last4} saved. Verify it with the microdeposits."
+            )
+            return redirect("billing:payment_method_verify", pk=method.pk)
+        except (PaymentFailed, RejectedProviderError, RetryableProviderError, BillingError) as exc:
+            bank_form.add_error(None, f"The bank account was not saved: {exc}")
+    elif request.method == "POST" and not is_bank and form.is_valid():
         try:
             with audit_context(actor_for_request(request)):
                 method = services.payment_method_add(
@@ -302,14 +341,38 @@ def payment_methods(request):
             form.add_error(None, f"The payment method was not saved: {exc}")
     ctx = {
         "form": form,
+        "bank_form": bank_form,
         "methods": PaymentMethod.objects.for_merchant(m).filter(removed_at__isnull=True),
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "stripe_js_url": settings.STRIPE_JS_URL,
         "test_mode": not settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_live"),
-        "test_cards": [("pm_card_visa", "Visa 4242 (succeeds)"),
-                       ("pm_card_chargeCustomerFail", "Visa 0341 (saves, then charges are declined)"),
-                       ("pm_card_visa_chargeDeclined", "Visa 0002 (declined when saving)")],
-    }  # fmt: skip
-    return TemplateResponse(request, "billing/payment_methods.html", ctx, status=400 if form.errors else 200)
+        "test_cards": TEST_CARDS,
+    }
+    failed = form.errors or bank_form.errors
+    return TemplateResponse(request, "billing/payment_methods.html", ctx, status=400 if failed else 200)
+
+
+@merchant_required
+def payment_method_verify(request, pk: int):
+    """Confirm a bank account's microdeposits: the two amounts, or the code in the deposit's description."""
+    method = get_for_merchant_or_404(PaymentMethod.objects, request.merchant, pk=pk)
+    form = MicrodepositForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with audit_context(actor_for_request(request)):
+                services.bank_account_verify(
+                    merchant=request.merchant, method=method, amounts=form.cleaned_data.get("amounts"),
+                    descriptor_code=form.cleaned_data.get("descriptor_code") or "",
+                )  # fmt: skip
+            messages.success(
+                request, f"Bank account ending {method.last4} verified. Invoices can be debited from it."
+            )
+            return redirect("billing:payment_methods")
+        except (RejectedProviderError, RetryableProviderError, BillingError) as exc:
+            form.add_error(None, str(exc))
+        method.refresh_from_db()
+    ctx = {"method": method, "form": form}
+    return TemplateResponse(request, "billing/verify_bank.html", ctx, status=400 if form.errors else 200)
 
 
 @merchant_required

@@ -41,10 +41,13 @@ from billing.services.invoices import (  # noqa: F401
     invoices_retry_due,
     notice_add,
     payment_failed,
+    payment_processing,
     payment_refund,
     payment_succeeded,
 )
 from billing.services.payments import (  # noqa: F401
+    bank_account_add,
+    bank_account_verify,
     customer_ensure,
     payment_method_add,
     payment_method_make_default,

@@ -129,10 +129,13 @@ def invoices_issue_due(*, today: date | None = None, merchant_ids: list[int] | N
     return issued
 
 
+IN_FLIGHT = (Payment.Status.PENDING, Payment.Status.PROCESSING)
+
+
 def _default_method(merchant) -> PaymentMethod | None:
     return (
         PaymentMethod.objects.for_merchant(merchant)
-        .filter(removed_at__isnull=True)
+        .filter(removed_at__isnull=True, status=PaymentMethod.Status.ACTIVE)
         .order_by("-is_default", "-created_at")
         .first()
     )
@@ -148,7 +151,7 @@ def invoice_collect(*, invoice_id: int, gateway: PaymentProcessor | None = None,
         invoice = Invoice.objects.select_for_update().select_related("merchant").get(pk=invoice_id)
         if invoice.status in (Invoice.Status.PAID, Invoice.Status.VOID) or invoice.balance <= 0:
             return None
-        if invoice.payments.filter(status=Payment.Status.PENDING).exists():
+        if invoice.payments.filter(status__in=IN_FLIGHT).exists():  # an ACH debit still settling
             return None
         merchant = invoice.merchant
         method = _default_method(merchant)
@@ -171,6 +174,7 @@ def invoice_collect(*, invoice_id: int, gateway: PaymentProcessor | None = None,
             amount=payment.amount, currency=payment.currency, idempotency_key=f"fulfil-payment-{payment.pk}",
             metadata={"invoice_id": invoice.pk, "invoice_number": invoice.number, "payment_id": payment.pk,
                       "merchant_id": merchant.pk},
+            payment_method_type=method.type, mandate_id=method.mandate_id,
         )  # fmt: skip
     except PaymentFailed as exc:
         return payment_failed(payment_id=payment.pk, message=str(exc), now=now)
@@ -180,7 +184,28 @@ def invoice_collect(*, invoice_id: int, gateway: PaymentProcessor | None = None,
         return payment
     except Exception as exc:
         return payment_failed(payment_id=payment.pk, message=str(exc)[:300], now=now)
+    if result.status == "processing":
+        return payment_processing(payment_id=payment.pk, payment_intent_id=result.payment_intent_id)
     return payment_succeeded(payment_id=payment.pk, payment_intent_id=result.payment_intent_id, now=now)
+
+
+def payment_processing(*, payment_id: int, payment_intent_id: str) -> Payment:
+    """An ACH debit was submitted: the payment is in flight until Stripe's ``payment_intent.succeeded`` or
+    ``payment_intent.payment_failed`` webhook (typically 4 business days). Idempotent; never moves a settled
+    payment back."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("invoice").get(pk=payment_id)
+        if payment.status != Payment.Status.PENDING:
+            return payment
+        payment.status = Payment.Status.PROCESSING
+        payment.stripe_payment_intent_id = payment_intent_id or payment.stripe_payment_intent_id
+        payment.save(update_fields=["status", "stripe_payment_intent_id"])
+        audit_record(obj_type="billing.invoice", obj_id=payment.invoice_id, action="payment_processing",
+                     merchant_id=payment.merchant_id, after={"payment_intent": payment.stripe_payment_intent_id})  # fmt: skip
+        notice_add(merchant=payment.invoice.merchant, kind="payment_processing", invoice=payment.invoice,
+                   message=f"Bank debit of {payment.amount:.2f} {payment.currency} for {payment.invoice.number} "
+                           "submitted; it usually settles in 4 business days.")  # fmt: skip
+    return payment
 
 
 def payment_succeeded(
@@ -215,7 +240,7 @@ def payment_failed(*, payment_id: int, message: str, now: datetime | None = None
     now = now or timezone.now()
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
-        if payment.status != Payment.Status.PENDING:
+        if payment.status not in IN_FLIGHT:
             return payment
         invoice = Invoice.objects.select_for_update().select_related("merchant").get(pk=payment.invoice_id)
         payment.status = Payment.Status.FAILED

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.exceptions import BillingError
-from billing.gateway import PaymentProcessor, SavedMethod
+from billing.exceptions import BillingError, MicrodepositMismatch
+from billing.gateway import BankSetup, MandateAcceptance, PaymentProcessor, SavedMethod
 from billing.gateway import processor as default_processor
 from billing.models import BillingAccount, Invoice, Payment, PaymentDispute, PaymentMethod, StripeEvent
 from billing.services.cards import account_ensure
-from billing.services.invoices import notice_add, payment_failed, payment_succeeded
+from billing.services.invoices import notice_add, payment_failed, payment_processing, payment_succeeded
 from fulfil.audit import audit_record
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ def setup_intent_start(*, merchant, gateway: PaymentProcessor | None = None) -> 
 def _save_method(*, merchant, saved: SavedMethod) -> PaymentMethod:
     with transaction.atomic():
         has_default = PaymentMethod.objects.for_merchant(merchant).filter(
-            is_default=True, removed_at__isnull=True
+            is_default=True, removed_at__isnull=True, status=PaymentMethod.Status.ACTIVE
         )
         method, created = PaymentMethod.objects.get_or_create(
             stripe_payment_method_id=saved.id,
@@ -71,10 +73,124 @@ def payment_method_add(*, merchant, payment_method: str, setup_intent_id: str = 
         setup_intent_id=setup_intent_id, payment_method=payment_method, customer_id=account.stripe_customer_id
     )
     method = _save_method(merchant=merchant, saved=saved)
-    # Open invoices waiting for a method are retried now.
-    for inv in Invoice.objects.for_merchant(merchant).filter(status=Invoice.Status.OPEN, payment_attempts=0):
-        Invoice.objects.filter(pk=inv.pk).update(next_payment_attempt=timezone.now())
+    _retry_waiting_invoices(merchant)
     return method
+
+
+def _retry_waiting_invoices(merchant) -> None:
+    """Open invoices that waited for a payment method are retried by the next dunning run."""
+    Invoice.objects.for_merchant(merchant).filter(status=Invoice.Status.OPEN, payment_attempts=0).update(
+        next_payment_attempt=timezone.now()
+    )
+
+
+def _bank_fields(setup: BankSetup) -> dict:
+    arrive = setup.arrival_date
+    return {
+        "microdeposit_type": setup.microdeposit_type,
+        "microdeposits_arrive_at": datetime.fromtimestamp(arrive, tz=UTC) if arrive else None,
+        "verification_url": setup.hosted_verification_url[:500],
+    }
+
+
+def bank_account_add(*, merchant, holder_name: str, routing_number: str, account_number: str,
+                     account_holder_type: str = "company", account_type: str = "checking", ip_address: str,
+                     user_agent: str, gateway: PaymentProcessor | None = None) -> PaymentMethod:  # fmt: skip
+    """Save a US bank account for ACH debits: the merchant accepted the mandate (recorded with the time, IP
+    address and browser), Stripe sends microdeposits, the method waits in ``pending_verification`` until
+    ``bank_account_verify``. Only the last four digits are kept."""
+    if not holder_name.strip():
+        raise BillingError("Enter the account holder's name.")
+    gateway = gateway or default_processor()
+    account = customer_ensure(merchant=merchant, gateway=gateway)
+    acceptance = MandateAcceptance(accepted_at=int(time.time()), ip_address=ip_address or "127.0.0.1",
+                                   user_agent=(user_agent or "unknown")[:300])  # fmt: skip
+    setup = gateway.bank_account_setup(
+        customer_id=account.stripe_customer_id, holder_name=holder_name.strip(), email=merchant.contact_email or "",
+        routing_number=routing_number, account_number=account_number, account_holder_type=account_holder_type,
+        account_type=account_type, acceptance=acceptance,
+    )  # fmt: skip
+    with transaction.atomic():
+        method, created = PaymentMethod.objects.get_or_create(
+            stripe_payment_method_id=setup.method.id,
+            defaults={"merchant": merchant, "type": PaymentMethod.Type.US_BANK_ACCOUNT,
+                      "status": PaymentMethod.Status.PENDING_VERIFICATION, "stripe_setup_intent_id": setup.setup_intent_id,
+                      "holder_name": holder_name.strip()[:200], "account_type": account_type,
+                      "brand": setup.method.brand[:30], "last4": setup.method.last4,
+                      "mandate_accepted_at": datetime.fromtimestamp(acceptance.accepted_at, tz=UTC),
+                      "mandate_ip": acceptance.ip_address, "mandate_user_agent": acceptance.user_agent,
+                      **_bank_fields(setup)},
+        )  # fmt: skip
+        if method.merchant_id != merchant.pk:
+            raise BillingError("That payment method belongs to another customer.")
+        if created:
+            audit_record(obj_type="billing.paymentmethod", obj_id=method.pk, action="bank_account_added",
+                         merchant_id=merchant.pk, after={"last4": method.last4, "bank": method.brand,
+                         "mandate_accepted_at": method.mandate_accepted_at, "mandate_ip": method.mandate_ip,
+                         "setup_intent": setup.setup_intent_id})  # fmt: skip
+        if (
+            setup.status == "succeeded"
+        ):  # verified already (instant verification): no microdeposits to wait for
+            _bank_activate(method=method, mandate_id=setup.mandate_id)
+    return method
+
+
+def bank_account_verify(*, merchant, method: PaymentMethod, amounts: list[int] | None = None,
+                        descriptor_code: str = "", gateway: PaymentProcessor | None = None) -> PaymentMethod:  # fmt: skip
+    """The merchant enters the two microdeposit amounts (cents) or the descriptor code; Stripe checks them. A
+    mismatch leaves the method pending with Stripe's message; the last allowed attempt fails it for good."""
+    if method.merchant_id != merchant.pk:
+        raise BillingError("Not found.")
+    if method.status == PaymentMethod.Status.ACTIVE:
+        return method
+    if method.status != PaymentMethod.Status.PENDING_VERIFICATION:
+        raise BillingError("This bank account can no longer be verified; add it again.")
+    if not amounts and not descriptor_code.strip():
+        raise BillingError("Enter the two deposit amounts or the 6-character code.")
+    gateway = gateway or default_processor()
+    try:
+        setup = gateway.setup_intent_verify_microdeposits(
+            setup_intent_id=method.stripe_setup_intent_id, amounts=amounts,
+            descriptor_code=descriptor_code.strip().upper(),
+        )  # fmt: skip
+    except MicrodepositMismatch as exc:
+        with transaction.atomic():
+            failed = exc.code.endswith("attempts_exceeded") or exc.code.endswith("timeout")
+            PaymentMethod.objects.filter(pk=method.pk).update(
+                verification_error=str(exc)[:300],
+                **({"status": PaymentMethod.Status.VERIFICATION_FAILED} if failed else {}),
+            )
+            audit_record(obj_type="billing.paymentmethod", obj_id=method.pk, action="verification_failed",
+                         merchant_id=merchant.pk, after={"code": exc.code})  # fmt: skip
+        raise
+    with transaction.atomic():
+        _bank_activate(method=method, mandate_id=setup.mandate_id)
+    method.refresh_from_db()
+    return method
+
+
+def _bank_activate(*, method: PaymentMethod, mandate_id: str) -> bool:
+    """Pending → active (idempotent: the synchronous answer and Stripe's ``setup_intent.succeeded`` webhook
+    both land here; the second changes nothing). Becomes the default when the merchant has no active one."""
+    locked = PaymentMethod.objects.select_for_update().get(pk=method.pk)
+    if locked.status == PaymentMethod.Status.ACTIVE:
+        return False
+    has_default = (
+        PaymentMethod.objects.for_merchant(locked.merchant_id)
+        .filter(is_default=True, removed_at__isnull=True, status=PaymentMethod.Status.ACTIVE)
+        .exists()
+    )
+    locked.status = PaymentMethod.Status.ACTIVE
+    locked.mandate_id = mandate_id or locked.mandate_id
+    locked.verification_error = ""
+    if not has_default:
+        PaymentMethod.objects.for_merchant(locked.merchant_id).update(is_default=False)
+        locked.is_default = True
+    locked.save(update_fields=["status", "mandate_id", "verification_error", "is_default"])
+    audit_record(obj_type="billing.paymentmethod", obj_id=locked.pk, action="bank_account_verified",
+                 merchant_id=locked.merchant_id, after={"mandate": locked.mandate_id})  # fmt: skip
+    _retry_waiting_invoices(locked.merchant)
+    return True
 
 
 def payment_method_make_default(*, merchant, method: PaymentMethod) -> None:
@@ -125,6 +241,12 @@ def stripe_event_process(*, event: dict) -> str:
 def _apply(event: dict) -> str:
     etype = event["type"]
     obj = (event.get("data") or {}).get("object") or {}
+    if etype == "payment_intent.processing":
+        payment = _payment_for(obj)
+        if payment is None:
+            return "ignored: unknown payment"
+        payment_processing(payment_id=payment.pk, payment_intent_id=obj.get("id", ""))
+        return f"payment {payment.pk} processing"
     if etype == "payment_intent.succeeded":
         payment = _payment_for(obj)
         if payment is None:
@@ -160,6 +282,12 @@ def _apply(event: dict) -> str:
         return f"dispute {dispute.pk} {dispute.status}"
     if etype == "setup_intent.succeeded":
         customer, pm = obj.get("customer"), obj.get("payment_method")
+        pending = PaymentMethod.objects.filter(
+            stripe_setup_intent_id=obj.get("id") or "-", status=PaymentMethod.Status.PENDING_VERIFICATION
+        ).first()
+        if pending is not None:  # microdeposits verified (on Stripe's hosted page, or our answer was lost)
+            _bank_activate(method=pending, mandate_id=obj.get("mandate") or "")
+            return f"payment method {pending.pk} verified"
         account = (
             BillingAccount.objects.filter(stripe_customer_id=customer).select_related("merchant").first()
         )
@@ -167,4 +295,11 @@ def _apply(event: dict) -> str:
             return "ignored"
         method = _save_method(merchant=account.merchant, saved=SavedMethod(id=pm, type="card"))
         return f"payment method {method.pk} saved"
+    if etype == "setup_intent.setup_failed":
+        error = obj.get("last_setup_error") or {}
+        updated = PaymentMethod.objects.filter(
+            stripe_setup_intent_id=obj.get("id") or "-", status=PaymentMethod.Status.PENDING_VERIFICATION
+        ).update(status=PaymentMethod.Status.VERIFICATION_FAILED,
+                 verification_error=(error.get("message") or "verification failed")[:300])  # fmt: skip
+        return f"{updated} payment method(s) failed verification"
     return "ignored"

@@ -1,4 +1,5 @@
-"""Billing fixtures: a real ``localstripe`` server on 127.0.0.1 (the real ``stripe`` client talks to it)."""
+"""Billing fixtures: a real ``localstripe`` server on 127.0.0.1 (the real ``stripe`` client talks to it), run
+through ``localstripe_ext.py`` (localstripe's own app plus US bank accounts, microdeposits and ACH debits)."""
 
 from __future__ import annotations
 
@@ -23,15 +24,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def localstripe_url():
-    exe = Path(sys.executable).with_name("localstripe")
-    if not exe.exists():
-        pytest.skip("localstripe is not installed (pip install localstripe)")
+    pytest.importorskip("localstripe", reason="localstripe is not installed (pip install localstripe)")
     port = _free_port()
     proc = subprocess.Popen(
-        [str(exe), "--port", str(port)],
+        [sys.executable, str(Path(__file__).with_name("localstripe_ext.py")), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env={**os.environ, "LOCALSTRIPE_ACH_SETTLE_SECONDS": "0.3"},
     )
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -54,6 +54,7 @@ def stripe_settings(settings, localstripe_url):
     settings.STRIPE_SECRET_KEY = "sk_test_fulfil"
     settings.STRIPE_PUBLISHABLE_KEY = "pk_test_fulfil"
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
     return settings
 
 

@@ -30,6 +30,16 @@ def _method(merchant):
                                         brand="visa", last4="9876", is_default=True)  # fmt: skip
 
 
+def _bank_method(merchant):
+    from billing.models import PaymentMethod
+
+    return PaymentMethod.objects.create(
+        merchant=merchant, stripe_payment_method_id=f"pm_iso_bank_{merchant.pk}", type="us_bank_account",
+        status="pending_verification", stripe_setup_intent_id=f"seti_iso_{merchant.pk}", brand="ISO BANK",
+        last4=f"{5000 + merchant.pk % 1000:04d}"[-4:], microdeposit_type="descriptor_code",
+    )  # fmt: skip
+
+
 def _order_cost(merchant):
     from billing import services
     from orders.models import Order
@@ -93,6 +103,16 @@ CASES = [
         api_writes=[
             ("post", lambda m: f"/app/billing/payment-methods/{m.pk}/default/", {}),
             ("post", lambda m: f"/app/billing/payment-methods/{m.pk}/remove/", {}),
+        ],
+    ),
+    Case(
+        name="billing bank account (pending verification)",
+        make=_bank_method,
+        marker=lambda m: f"•••• {m.last4}",
+        html_detail=lambda m: f"/app/billing/payment-methods/{m.pk}/verify/",
+        html_lists=["/app/billing/payment-methods/"],
+        api_writes=[
+            ("post", lambda m: f"/app/billing/payment-methods/{m.pk}/verify/", {"descriptor_code": "SM11AA"})
         ],
     ),
     Case(
