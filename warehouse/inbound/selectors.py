@@ -121,6 +121,70 @@ def putaway_suggest(
     return best[0], Location.objects.get(pk=best[1].location_id)
 
 
+def putaway_suggest_many(
+    *, items: list[tuple[Product, int]], warehouse_id: int, origin: Location | None = None
+) -> list[tuple[str, Location] | None]:
+    """``putaway_suggest`` for many receipts at once (a batch of scans): the warehouse's slots, what they
+    hold and their profiles are read once (four queries whatever the batch size), and each suggestion counts
+    the units suggested before it, so two receipts in one batch do not both get the last free bin."""
+    if not items:
+        return []
+    locations = {
+        loc.pk: loc
+        for loc in Location.objects.filter(
+            warehouse_id=warehouse_id, is_active=True, type__in=[Location.Type.PICK, Location.Type.RESERVE]
+        )
+    }
+    ids = list(locations)
+    units = dict(
+        StockQuant.objects.filter(location_id__in=ids, quantity__gt=0)
+        .values_list("location_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("location_id", "n")
+    )
+    holding: dict[int, set[int]] = {}
+    for loc_id, pid in StockQuant.objects.filter(
+        location_id__in=ids, product_id__in={p.pk for p, _ in items}, quantity__gt=0
+    ).values_list("location_id", "product_id"):
+        holding.setdefault(pid, set()).add(loc_id)
+    profiles = {p.location_id: p for p in LocationProfile.objects.filter(location_id__in=ids)}
+    units = {k: int(v) for k, v in units.items()}
+    out: list[tuple[str, Location] | None] = []
+    xy = (origin.x, origin.y) if origin else (0.0, 0.0)
+    for product, quantity in items:
+        held = holding.setdefault(product.pk, set())
+        slots = []
+        for loc in locations.values():
+            prof = profiles.get(loc.pk)
+            slots.append(
+                putaway.Slot(
+                    location_id=loc.pk,
+                    code=loc.code,
+                    type=loc.type,
+                    x=loc.x,
+                    y=loc.y,
+                    capacity=loc.capacity,
+                    units=units.get(loc.pk, 0),
+                    holds_product=loc.pk in held,
+                    cold=bool(getattr(loc, "cold", False) or (prof and prof.cold)),
+                    hazmat=bool(getattr(loc, "hazmat", False) or (prof and prof.hazmat)),
+                    max_length_mm=prof.max_length_mm if prof else 0,
+                    max_width_mm=prof.max_width_mm if prof else 0,
+                    max_height_mm=prof.max_height_mm if prof else 0,
+                    max_weight_g=prof.max_weight_g if prof else 0,
+                )
+            )
+        best = putaway.suggest(slots, needs=product_needs(product), quantity=quantity, origin=xy)
+        if best is None:
+            out.append(None)
+            continue
+        loc_id = best[1].location_id
+        units[loc_id] = units.get(loc_id, 0) + quantity
+        held.add(loc_id)
+        out.append((best[0], locations[loc_id]))
+    return out
+
+
 def putaway_open_list(*, warehouse_id: int | None = None):
     qs = PutawayTask.objects.filter(status=PutawayTask.Status.OPEN).select_related(
         "product", "from_location", "suggested_location", "warehouse"
@@ -135,8 +199,13 @@ def putaway_open_list(*, warehouse_id: int | None = None):
 
 def qc_checklist_for(*, product: Product) -> QcChecklist | None:
     """The most specific active checklist: the product's category (or a SKU prefix), else a catch-all."""
+    return _best_checklist(
+        list(QcChecklist.objects.for_merchant(product.merchant_id).filter(is_active=True)), product
+    )
+
+
+def _best_checklist(candidates: list[QcChecklist], product: Product) -> QcChecklist | None:
     category = (getattr(product, "category", "") or "").strip()
-    candidates = list(QcChecklist.objects.for_merchant(product.merchant_id).filter(is_active=True))
     best = None
     for c in candidates:
         if c.category and (c.category == category or product.sku.startswith(c.category)):
@@ -184,11 +253,28 @@ def access_shipment(merchant, shipment_id) -> InboundShipment:
         raise Http404("Not found.") from exc
 
 
-def receiving_report(*, shipment: InboundShipment) -> dict:
-    """Expected vs received vs damaged per SKU, the flagged extras, and dock-to-stock."""
-    session = ReceivingSession.objects.filter(shipment=shipment).first()
+_NO_SESSION = object()
+
+
+def receiving_report(*, shipment: InboundShipment, session=_NO_SESSION) -> dict:
+    """Expected vs received vs damaged per SKU, the flagged extras, and dock-to-stock. Reads a fixed number
+    of rows whatever the number of scans (receipts are summed in the database), so the tablet can re-render
+    it after every batch and the merchant's page can poll it."""
+    from django.contrib.postgres.aggregates import ArrayAgg
+
+    if session is _NO_SESSION:
+        session = ReceivingSession.objects.filter(shipment=shipment).first()
     asn_lines = list(shipment.lines.select_related("product").order_by("pk"))
-    receipts = list(ReceiptLine.objects.filter(session=session).select_related("product")) if session else []
+    sums = (
+        list(
+            ReceiptLine.objects.filter(session=session)
+            .values("product_id", "damaged")
+            .annotate(n=Sum("quantity"), lots=ArrayAgg("lot", distinct=True))
+            .order_by()
+        )
+        if session
+        else []
+    )
     rows: dict[int, dict] = {}
     for ln in asn_lines:
         rows[ln.product_id] = {
@@ -199,22 +285,21 @@ def receiving_report(*, shipment: InboundShipment) -> dict:
             "on_asn": ln.quantity_expected > 0,  # inventory adds a 0-expected line for an extra product
             "lots": set(),
         }
-    for r in receipts:
-        row = rows.setdefault(
-            r.product_id,
-            {
-                "product": r.product,
-                "expected": 0,
-                "received": 0,
-                "damaged": 0,
-                "on_asn": False,
-                "lots": set(),
-            },
-        )
-        row["damaged" if r.damaged else "received"] += r.quantity
-        if r.lot:
-            row["lots"].add(r.lot)
-    if not receipts:  # received through the API rather than the floor: read the ASN's own counters
+    missing = {r["product_id"] for r in sums} - set(rows)
+    for product in Product.objects.filter(pk__in=missing) if missing else []:
+        rows[product.pk] = {
+            "product": product,
+            "expected": 0,
+            "received": 0,
+            "damaged": 0,
+            "on_asn": False,
+            "lots": set(),
+        }
+    for r in sums:
+        row = rows[r["product_id"]]
+        row["damaged" if r["damaged"] else "received"] += int(r["n"] or 0)
+        row["lots"].update(lot for lot in r["lots"] if lot)
+    if not sums:  # received through the API rather than the floor: read the ASN's own counters
         for ln in asn_lines:
             rows[ln.product_id]["received"] = ln.quantity_received
             rows[ln.product_id]["damaged"] = ln.quantity_damaged
@@ -240,7 +325,33 @@ def receiving_report(*, shipment: InboundShipment) -> dict:
         "totals": totals,
         "dock_to_stock_seconds": session.dock_to_stock_seconds if session else None,
         "inspections": list(session.inspections.select_related("product", "checklist")) if session else [],
+        "live": session is not None and session.status == ReceivingSession.Status.OPEN,
     }
+
+
+def qc_due(*, session: ReceivingSession, report: dict) -> list[dict]:
+    """The QC checks the floor still owes for what was received (two queries whatever the lines)."""
+    from warehouse.inbound.services import qc_sample_size
+
+    candidates = list(QcChecklist.objects.for_merchant(session.merchant_id).filter(is_active=True))
+    if not candidates:
+        return []
+    inspected = {i.product_id for i in report["inspections"]}
+    out = []
+    for row in report["lines"]:
+        product = row["product"]
+        if not row["received"] or product.pk in inspected:
+            continue
+        checklist = _best_checklist(candidates, product)
+        if checklist:
+            out.append(
+                {
+                    "product": product,
+                    "checklist": checklist,
+                    "sample": qc_sample_size(received=row["received"], rate_pct=checklist.sample_rate_pct),
+                }
+            )
+    return out
 
 
 def inbound_schedule(

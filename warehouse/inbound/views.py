@@ -8,11 +8,13 @@ one task each, the scan input always focused, every POST idempotent by the form'
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -399,66 +401,139 @@ def _find_product(merchant_id: int, scan: gs1.Scan) -> Product | None:
     return None
 
 
+RECEIVE_BATCH_MAX = 200  # scans per request; a tablet never queues more between two answers
+
+
+def _receiving_catalog(session: ReceivingSession) -> dict:
+    """The ASN's products and how a scan names them (barcode as stored, SKU), cached per receiving session
+    in the shared cache for a few minutes: a scan of an ASN product costs no product query."""
+    key = f"inbound:rcv-catalog:{session.pk}"
+    catalog = cache.get(key)
+    if catalog is None:
+        products = {
+            ln.product.pk: ln.product
+            for ln in session.shipment.lines.select_related("product").filter(quantity_expected__gt=0)
+        }
+        catalog = {
+            "products": products,
+            "asn": set(products),
+            "barcode": {p.barcode: pk for pk, p in products.items() if p.barcode},
+            "sku": {p.sku: pk for pk, p in products.items()},
+        }
+        cache.set(key, catalog, 300)
+    return catalog
+
+
+def _product_for_scan(catalog: dict, merchant_id: int, scan: gs1.Scan) -> Product | None:
+    if scan.gtin:
+        for form in scan.barcode_forms():
+            if form in catalog["barcode"]:
+                return catalog["products"][catalog["barcode"][form]]
+    elif scan.kind in ("sku", "text"):
+        pk = catalog["sku"].get(scan.value) or catalog["barcode"].get(scan.value)
+        if pk:
+            return catalog["products"][pk]
+    return _find_product(merchant_id, scan)  # not on the ASN (or a new barcode): ask the catalog
+
+
+def _scan_in(catalog: dict, merchant_id: int, fields: dict, photo=None) -> services.ScanIn:
+    """A tablet's scan (form fields or one entry of a JSON batch) → a ``ScanIn``; unreadable → its error."""
+    raw = str(fields.get("scan") or fields.get("code") or "")
+    scan_id = str(fields.get("client_scan_id") or fields.get("scan_id") or "")[:64] or uuid.uuid4().hex
+    out = services.ScanIn(client_scan_id=scan_id, product=None, raw_scan=raw)
+    try:
+        scan = gs1.parse_scan(raw)
+        out.product = _product_for_scan(catalog, merchant_id, scan)
+        if out.product is None:
+            out.error = f"Unknown item {scan.value or scan.raw!r} for this merchant — set it aside."
+        out.quantity = int(fields.get("quantity") or (scan.count or 1))
+        out.lot = (str(fields.get("lot") or "") or scan.lot).strip()[:64]
+        out.expires_on = _date(str(fields.get("expires_on") or "")) or scan.expiry
+    except gs1.ScanError as exc:
+        out.error = str(exc)
+    except ValueError:
+        out.error = "Type the count as a whole number."
+    except ValidationError as exc:
+        out.error = _errors(exc)
+    out.damaged = bool(fields.get("damaged"))
+    out.damage_note = str(fields.get("damage_note") or "")[:200]
+    out.photo = photo
+    return out
+
+
+def _scan_verdict(out: services.ScanOut) -> dict:
+    if out.error:
+        return {"ok": False, "text": out.error, "scan_id": out.client_scan_id}
+    line = out.line
+    state = "damaged → quarantine" if line.damaged else "available"
+    flag = " (NOT ON ASN — flagged)" if not line.on_asn else ""
+    return {
+        "ok": True,
+        "scan_id": out.client_scan_id,
+        "text": f"{'Received' if out.created else 'Already recorded'}: "
+        f"{line.quantity} × {line.product.sku} {state}{flag}",
+    }
+
+
+def _receive_panel(request, shipment, session, verdicts=None, status=200):
+    report = selectors.receiving_report(shipment=shipment, session=session)
+    return TemplateResponse(
+        request,
+        "inbound/floor/receive.html#panel",
+        _ctx(**report, qc_due=selectors.qc_due(session=session, report=report), verdicts=verdicts or []),
+        status=status,
+    )
+
+
 @operator_required
 def floor_receive(request, shipment_id: int):
+    """The receiving screen. A POST is a batch of scans: JSON ``{"scans": [{client_scan_id, scan, quantity,
+    lot, expires_on, damaged, damage_note}, …]}`` from the tablet's queue (everything typed while the previous
+    batch was in flight, received in one transaction; answered with the screen's panel as an HTML fragment),
+    or the plain form (one scan, with a damage photo; answered with a redirect)."""
     shipment = _staff_get(request, InboundShipment.objects.select_related("warehouse"), pk=shipment_id)
     session = ReceivingSession.objects.filter(shipment=shipment).first()
     if session is None:
         session = services.receiving_start(shipment=shipment, user=request.user)
-    if request.method == "POST":
-        p = request.POST
+    session.shipment = shipment
+    if request.method == "POST" and request.content_type == "application/json":
         try:
-            scan = gs1.parse_scan(p.get("scan", ""))
-            product = _find_product(shipment.merchant_id, scan)
-            if product is None:
-                raise FloorError(f"Unknown item {scan.value or scan.raw!r} for this merchant — set it aside.")
-            qty = int(p.get("quantity") or (scan.count or 1))
-            lot = (p.get("lot") or scan.lot).strip()
-            expires = _date(p.get("expires_on", "")) or scan.expiry
-            line, created = services.receipt_record(
-                session=session,
-                client_scan_id=p.get("client_scan_id") or uuid.uuid4().hex,
-                product=product,
-                quantity=qty,
-                damaged=bool(p.get("damaged")),
-                damage_note=p.get("damage_note", "")[:200],
-                photo=request.FILES.get("photo"),
-                lot=lot,
-                expires_on=expires,
-                raw_scan=p.get("scan", ""),
-                user=request.user,
-            )
-            state = "damaged → quarantine" if line.damaged else "available"
-            flag = " (NOT ON ASN — flagged)" if not line.on_asn else ""
-            messages.success(
-                request,
-                f"{'Received' if created else 'Already recorded'}: {line.quantity} × {product.sku} {state}{flag}",
-            )
-        except gs1.ScanError as exc:
-            messages.error(request, str(exc))
-        except (FloorError, InventoryError) as exc:
-            messages.error(request, str(exc))
-        except ValidationError as exc:
-            messages.error(request, _errors(exc))
+            body = json.loads(request.body or b"{}")
+            items = body.get("scans") if isinstance(body, dict) else None
+            if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+                raise ValueError
         except ValueError:
-            messages.error(request, "Type the count as a whole number.")
-        return redirect("inbound:floor_receive", shipment_id=shipment.pk)
-    report = selectors.receiving_report(shipment=shipment)
-    qc_due = []
-    for row in report["lines"]:
-        checklist = selectors.qc_checklist_for(product=row["product"])
-        if checklist and row["received"] and not session.inspections.filter(product=row["product"]).exists():
-            qc_due.append(
-                {
-                    "product": row["product"],
-                    "checklist": checklist,
-                    "sample": services.qc_sample_size(
-                        received=row["received"], rate_pct=checklist.sample_rate_pct
-                    ),
-                }
+            return HttpResponse(
+                '{"scans": ["A list of scans."]}', status=400, content_type="application/json"
             )
+        if len(items) > RECEIVE_BATCH_MAX:
+            return HttpResponse(
+                f'{{"scans": ["At most {RECEIVE_BATCH_MAX} scans per request."]}}',
+                status=400,
+                content_type="application/json",
+            )
+        catalog = _receiving_catalog(session)
+        scans = [_scan_in(catalog, shipment.merchant_id, x) for x in items]
+        outs = services.receipts_record_many(
+            session=session, scans=scans, user=request.user, asn_product_ids=catalog["asn"]
+        )
+        response = _receive_panel(request, shipment, session, [_scan_verdict(o) for o in outs])
+        response["Vary"] = "HX-Request"
+        return response
+    if request.method == "POST":
+        catalog = _receiving_catalog(session)
+        scan = _scan_in(catalog, shipment.merchant_id, request.POST, photo=request.FILES.get("photo"))
+        out = services.receipts_record_many(
+            session=session, scans=[scan], user=request.user, asn_product_ids=catalog["asn"]
+        )[0]
+        verdict = _scan_verdict(out)
+        (messages.success if verdict["ok"] else messages.error)(request, verdict["text"])
+        return redirect("inbound:floor_receive", shipment_id=shipment.pk)
+    report = selectors.receiving_report(shipment=shipment, session=session)
     return TemplateResponse(
-        request, "inbound/floor/receive.html", _ctx(**{**report, "session": session}, qc_due=qc_due)
+        request,
+        "inbound/floor/receive.html",
+        _ctx(**report, qc_due=selectors.qc_due(session=session, report=report), verdicts=[]),
     )
 
 
