@@ -4,8 +4,9 @@ shipments with tracking, address proposals, scan forms. Thin: parse, authorise, 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseForbidden
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
@@ -18,6 +19,8 @@ from .base import Address, Parcel, ShipOptions
 from .exceptions import ProviderError, ShipmentStateError
 from .forms import CarrierAccountForm, RatesForm, ShippingRuleForm
 from .models import AddressProposal, CarrierAccount, ScanForm, ServiceLevel, Shipment
+
+OPERATORS_ONLY = "Operator carrier accounts and scan forms are managed by Fulfil's operator staff."
 
 
 def _vary(response):
@@ -52,7 +55,7 @@ def account_list(request):
 
 def operator_account_list(request):
     if not request.user.is_authenticated or not request.user.is_operator:
-        return HttpResponseForbidden("Operators only.")
+        raise PermissionDenied(OPERATORS_ONLY)
     ctx = {
         "accounts": selectors.carrier_account_list(operator=True),
         "scope": "operator",
@@ -66,7 +69,7 @@ def account_new(request):
     if not request.user.is_authenticated:
         return redirect(f"/accounts/login/?next={request.path}")
     if operator and not request.user.is_operator:
-        return HttpResponseForbidden("Operators only.")
+        raise PermissionDenied(OPERATORS_ONLY)
     if not operator and request.merchant is None:
         return redirect("accounts:profile")
     form = CarrierAccountForm(request.POST or None, creating=True)
@@ -274,7 +277,7 @@ def address_decide(request, pk: int):
 @require_POST
 def scan_forms_create(request):
     if not request.user.is_authenticated or not request.user.is_operator:
-        return HttpResponseForbidden("Operators only.")
+        raise PermissionDenied(OPERATORS_ONLY)
     with audit_context(actor_for_request(request)):
         forms = services.scanforms_end_of_day()
     messages.success(request, f"{len(forms)} scan form(s) created.")
