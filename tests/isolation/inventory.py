@@ -82,3 +82,24 @@ CASES.append(
         api_lists=["/api/v1/warehouses/"],
     )
 )
+
+
+def _kit_task(merchant):
+    from warehouse.kitting import kit_task_create
+
+    part = services.product_create(merchant=merchant, sku=f"ISO-PART-{merchant.slug}", name="part")
+    kit = services.product_create(
+        merchant=merchant, sku=f"ISO-KIT-{merchant.slug}", name="kit", components=[(part, 2)]
+    )
+    return kit_task_create(merchant=merchant, kit=kit, warehouse=_warehouse(), quantity=4)
+
+
+CASES.append(
+    Case(
+        name="build-kit request",
+        make=_kit_task,
+        marker=lambda t: t.kit.sku,
+        html_lists=["/app/warehouse/kits/"],
+        api_writes=[("post", lambda t: f"/app/warehouse/kits/{t.pk}/cancel/", {})],
+    )
+)
