@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from fulfil.audit import actor_for_request, audit_context
 from fulfil.tenancy import get_for_merchant_or_404, merchant_required
 from integrations import selectors, services
-from integrations.base import CONNECTORS, ProviderError
+from integrations.base import CONNECTORS, ProviderError, RejectedProviderError
 from integrations.forms import ConnectForm, SettingsForm
 from integrations.models import (
     ChannelConnection,
@@ -100,12 +100,170 @@ def connect(request, platform: str):
 
 
 def _connect_ctx(platform, form):
+    from integrations.amazon.oauth import SELLER_CENTRAL
+
     return {
         "platform": platform,
         "label": Platform(platform).label,
         "form": form,
         "connector": _connectors()[platform],
+        "oauth_ready": _oauth_ready(platform),
+        "marketplaces": sorted(set(SELLER_CENTRAL) - {"GB"}),
     }
+
+
+OAUTH_SETTINGS = {
+    "amazon": ("AMAZON_SPAPI_APP_ID", "AMAZON_LWA_CLIENT_ID", "AMAZON_LWA_CLIENT_SECRET"),
+    "ebay": ("EBAY_CLIENT_ID", "EBAY_CLIENT_SECRET", "EBAY_RUNAME"),
+}
+
+
+def _oauth_ready(platform: str) -> bool:
+    """Whether this Fulfil server has the app credentials the platform's consent screen needs."""
+    from integrations import conf
+
+    names = OAUTH_SETTINGS.get(platform)
+    return bool(names) and all(conf.get(name) for name in names)
+
+
+@merchant_required
+@require_POST
+def oauth_start(request, platform: str):
+    """Send the merchant to the platform's consent screen with a one-time state nonce."""
+    from integrations import oauth
+
+    if platform not in OAUTH_SETTINGS:
+        raise Http404("No consent screen for this platform")
+    if not _oauth_ready(platform):
+        messages.error(
+            request,
+            f"{Platform(platform).label} sign-in is not set up on this Fulfil server yet — use the advanced option.",
+        )
+        return redirect("integrations:connect", platform=platform)
+    name = request.POST.get("name", "").strip()[:120]
+    if platform == "amazon":
+        from integrations.amazon import oauth as amazon_oauth
+
+        marketplace = amazon_oauth.marketplace_code(request.POST.get("marketplace", "US"))
+        state = oauth.oauth_begin(
+            session=request.session,
+            merchant=request.merchant,
+            platform=platform,
+            marketplace=marketplace,
+            name=name,
+        )
+        return redirect(
+            amazon_oauth.consent_url(
+                marketplace=marketplace,
+                state=state,
+                redirect_uri=request.build_absolute_uri(
+                    reverse("integrations:oauth_callback", args=[platform])
+                ),
+            )
+        )
+    from integrations.ebay import oauth as ebay_oauth
+
+    state = oauth.oauth_begin(
+        session=request.session, merchant=request.merchant, platform=platform, name=name
+    )
+    return redirect(ebay_oauth.authorize_url(state=state))
+
+
+@merchant_required
+def oauth_callback(request, platform: str):
+    """The platform sends the merchant back here: check the state, exchange the code, store the tokens
+    (encrypted), test the connection and say in plain words what happened."""
+    from integrations import oauth
+
+    if platform not in OAUTH_SETTINGS:
+        raise Http404("No consent screen for this platform")
+    label = Platform(platform).label
+    params = request.GET
+    try:
+        started = oauth.oauth_check(
+            session=request.session,
+            merchant=request.merchant,
+            platform=platform,
+            state=params.get("state", ""),
+        )
+        if params.get("error") or not (params.get("spapi_oauth_code") or params.get("code")):
+            raise oauth.OAuthRefused(
+                f"{label} did not authorise Fulfil ({params.get('error_description') or params.get('error') or 'no code'})"
+                " — nothing was connected. You can try again any time."
+            )
+        with audit_context(actor_for_request(request)):
+            conn, check = _oauth_finish(request, platform, started)
+    except oauth.OAuthRefused as exc:
+        return TemplateResponse(
+            request,
+            "integrations/oauth_result.html",
+            {"label": label, "platform": platform, "error": str(exc)},
+            status=400,
+        )
+    except ProviderError as exc:
+        return TemplateResponse(
+            request,
+            "integrations/oauth_result.html",
+            {"label": label, "platform": platform, "error": f"{exc}. Nothing was connected."},
+            status=400 if isinstance(exc, RejectedProviderError) else 502,
+        )
+    if check.ok:
+        messages.success(request, f"{check.message} Your first import has started.")
+    else:
+        messages.error(request, f"{label} authorised Fulfil, but the test failed: {check.message}")
+    return redirect("integrations:detail", pk=conn.pk)
+
+
+def _oauth_finish(request, platform: str, started: dict):
+    from integrations import conf, oauth
+
+    now = timezone.now()
+    if platform == "amazon":
+        from integrations.amazon import oauth as amazon_oauth
+
+        seller = request.GET.get("selling_partner_id", "").strip()
+        if not seller:
+            raise oauth.OAuthRefused(
+                "Amazon did not say which seller account authorised Fulfil — please try again."
+            )
+        token = amazon_oauth.exchange_code(
+            code=request.GET["spapi_oauth_code"],
+            redirect_uri=request.build_absolute_uri(reverse("integrations:oauth_callback", args=[platform])),
+        )
+        return oauth.channel_authorized(
+            merchant=request.merchant,
+            platform="amazon",
+            account_id=seller,
+            name=started.get("name") or f"Amazon {started.get('marketplace', 'US')}",
+            base_url=conf.get("AMAZON_SP_API_BASE"),
+            credentials={
+                "refresh_token": token["refresh_token"],
+                "marketplace": started.get("marketplace", "US"),
+            },
+        )
+    from integrations.ebay import oauth as ebay_oauth
+
+    token = ebay_oauth.exchange_code(code=request.GET["code"])
+    user = ebay_oauth.fetch_user(access_token=token["access_token"])
+    account = user.get("username") or user.get("userId") or ""
+    if not account:
+        import hashlib
+
+        account = "ebay-" + hashlib.sha256(token["refresh_token"].encode()).hexdigest()[:12]
+    base = ebay_oauth.api_base()
+    refresh_in = token.get("refresh_token_expires_in")
+    return oauth.channel_authorized(
+        merchant=request.merchant,
+        platform="ebay",
+        account_id=account,
+        name=started.get("name") or account,
+        base_url="" if base == ebay_oauth.BASE_URL else base,
+        access_token=token["access_token"],
+        refresh_token=token["refresh_token"],
+        expires_at=now + timedelta(seconds=int(token.get("expires_in") or 7200)),
+        refresh_expires_at=now + timedelta(seconds=int(refresh_in)) if refresh_in else None,
+        scopes=ebay_oauth.CONSENT_SCOPES,
+    )
 
 
 def _create(request, form, *, platform, account_id):

@@ -1,9 +1,12 @@
-"""A fake Amazon SP-API (LWA token endpoint, Orders v0, Listings Items 2021-08-01)."""
+"""A fake Amazon SP-API (LWA token endpoint, Orders v0, Listings Items 2021-08-01) and Seller Central's
+website-authorization consent page (which, as if the seller pressed Confirm, redirects back with
+``spapi_oauth_code``, ``state`` and ``selling_partner_id``)."""
 
 from __future__ import annotations
 
 import copy
 import uuid
+from urllib.parse import parse_qs, urlencode
 
 from integrations.base import StockUpdate
 from tests.channels.fakes.base import FakeServer, Response
@@ -59,6 +62,10 @@ class FakeAmazon(FakeServer):
         self.confirmations: list[tuple[str, dict]] = []
         self.tokens: dict[str, list] = {}
         self.lwa_calls = 0
+        self.application_id = "amzn1.sp.solution.fulfil-test"
+        self.lwa_client = ("amzn1.application-oa2-client.fulfil", "lwa-secret")
+        self.seller_id = "A2SELLERTEST"
+        self.auth_codes: dict[str, str] = {}  # code -> the redirect_uri it was issued for
         super().__init__()
 
     def conn_kwargs(self) -> dict:
@@ -115,14 +122,49 @@ class FakeAmazon(FakeServer):
     def setup_routes(self):
         r = self.route
         r("POST", r"/auth/o2/token", self.token)
+        r("GET", r"/apps/authorize/consent", self.consent)
         r("GET", r"/orders/v0/orders", self.get_orders)
         r("GET", r"/orders/v0/orders/([^/]+)/orderItems", self.get_items)
         r("POST", r"/orders/v0/orders/([^/]+)/shipmentConfirmation", self.confirm)
         r("GET", r"/listings/2021-08-01/items/([^/]+)", self.search)
         r("PATCH", r"/listings/2021-08-01/items/([^/]+)/([^/]+)", self.patch)
 
+    def consent(self, req, m):
+        """The seller signs in and confirms: back to our redirect URI with a 5-minute code."""
+        if req.query.get("application_id") != self.application_id:
+            return Response(
+                400, b"<html>We could not find this application.</html>", {"Content-Type": "text/html"}
+            )
+        code = "ANDaNDa" + uuid.uuid4().hex
+        self.auth_codes[code] = req.query.get("redirect_uri", "")
+        query = urlencode(
+            {
+                "spapi_oauth_code": code,
+                "state": req.query.get("state", ""),
+                "selling_partner_id": self.seller_id,
+            }
+        )
+        return Response(302, b"", {"Location": f"{req.query.get('redirect_uri')}?{query}"})
+
     def token(self, req, m):
         self.lwa_calls += 1
+        form = {k: v[-1] for k, v in parse_qs(req.body.decode()).items()}
+        if form.get("grant_type") == "authorization_code":
+            issued_for = self.auth_codes.pop(form.get("code", ""), None)  # a code works once
+            if (
+                issued_for is None
+                or issued_for != form.get("redirect_uri")
+                or (form.get("client_id"), form.get("client_secret")) != self.lwa_client
+            ):
+                return Response(
+                    400, {"error": "invalid_grant", "error_description": "The authorization code is invalid"}
+                )
+            return {
+                "access_token": "Atza|" + uuid.uuid4().hex,
+                "refresh_token": "Atzr|" + uuid.uuid4().hex,
+                "token_type": "bearer",
+                "expires_in": 3600,
+            }
         if b"refresh_token=Atzr" not in req.body and b"refresh_token=" in req.body:
             return Response(
                 400, {"error": "invalid_grant", "error_description": "The request has an invalid grant"}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import uuid
+from urllib.parse import parse_qs, urlencode
 
 from integrations.base import StockUpdate
 from tests.channels.fakes.base import FakeServer, Response
@@ -68,6 +70,11 @@ class FakeEbay(FakeServer):
         self.fulfillments: list[tuple[str, dict]] = []
         self.token_refreshes = 0
         self.valid_tokens: set[str] = set()
+        self.client = ("cid", "cs")
+        self.runame = "Fulfil_Test-FulfilTe-Fulfil-abcde"
+        self.accept_url = ""  # the RuName's "auth accepted" URL: our callback
+        self.auth_codes: set[str] = set()
+        self.username = "acme_ebay"
         super().__init__()
 
     def conn_kwargs(self) -> dict:
@@ -106,12 +113,58 @@ class FakeEbay(FakeServer):
     def setup_routes(self):
         r = self.route
         r("POST", r"/identity/v1/oauth2/token", self.token)
+        r("GET", r"/oauth2/authorize", self.authorize)
+        r("GET", r"/commerce/identity/v1/user/", self.user)
         r("GET", r"/sell/fulfillment/v1/order", self.list_orders)
         r("POST", r"/sell/fulfillment/v1/order/([^/]+)/shipping_fulfillment", self.ship)
         r("GET", r"/sell/inventory/v1/inventory_item", self.items)
         r("POST", r"/sell/inventory/v1/bulk_update_price_quantity", self.bulk)
 
+    def authorize(self, req, m):
+        """The seller signs in and agrees: to the RuName's accepted URL with ``state``, ``code``, ``expires_in``."""
+        q = req.query
+        if (
+            q.get("client_id") != self.client[0]
+            or q.get("redirect_uri") != self.runame
+            or q.get("response_type") != "code"
+        ):
+            return Response(400, b"<html>invalid_request</html>", {"Content-Type": "text/html"})
+        code = "v^1.1#i^1#r^1#p^3#f^0#I^3#t^" + uuid.uuid4().hex
+        self.auth_codes.add(code)
+        query = urlencode({"state": q.get("state", ""), "code": code, "expires_in": 299})
+        return Response(302, b"", {"Location": f"{self.accept_url}?{query}"})
+
+    def user(self, req, m):
+        if (denied := self._auth(req)) is not None:
+            return denied
+        return {"userId": "eb-immutable-1", "username": self.username, "accountType": "BUSINESS"}
+
     def token(self, req, m):
+        form = {k: v[-1] for k, v in parse_qs(req.body.decode()).items()}
+        if form.get("grant_type") == "authorization_code":
+            basic = "Basic " + base64.b64encode(f"{self.client[0]}:{self.client[1]}".encode()).decode()
+            if (
+                req.headers.get("Authorization") != basic
+                or form.get("code") not in self.auth_codes
+                or form.get("redirect_uri") != self.runame
+            ):
+                return Response(
+                    400,
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "the provided authorization grant code is invalid or was issued to another client",
+                    },
+                )
+            self.auth_codes.discard(form["code"])
+            token = "v^1.1#i^1#" + uuid.uuid4().hex
+            self.valid_tokens.add(token)
+            return {
+                "access_token": token,
+                "expires_in": 7200,
+                "refresh_token": "v^1.1#i^1#r^1#" + uuid.uuid4().hex,
+                "refresh_token_expires_in": 47304000,
+                "token_type": "User Access Token",
+            }
         if (
             not req.headers.get("Authorization", "").startswith("Basic ")
             or b"grant_type=refresh_token" not in req.body
