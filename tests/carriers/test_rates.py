@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from fulfil.models import AuditEntry
 from integrations.carriers import breaker, services
 from integrations.carriers.base import Address, CustomsItem, Parcel, ShipOptions
 from integrations.carriers.exceptions import NoRateAvailable
@@ -261,3 +262,17 @@ def test_disabled_account_is_not_asked(merchant_a, four_accounts, fake_easypost)
         services.carrier_account_set_enabled(account=four_accounts[code], enabled=False)
     shop(merchant_a)
     assert len(fake_easypost.calls("POST", "/v2/shipments")) == 1
+
+
+def test_account_update_audits_only_what_changed_and_never_the_key(four_accounts):
+    usps = four_accounts["usps"]
+    services.carrier_account_update(
+        account=usps, api_key="EZTK-rotated", name=usps.name, markup_percent=Decimal("12.50")
+    )
+    entry = AuditEntry.objects.get(
+        object_type="carriers.CarrierAccount", object_id=str(usps.pk), action="updated"
+    )
+    assert (entry.before, entry.after) == (
+        {"api_key": "(previous)", "markup_percent": "0.00"},
+        {"api_key": "(changed)", "markup_percent": "12.50"},
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from fulfil.audit import audit_record
+from fulfil.audit import audit_record, diff
 
 from .. import breaker
 from ..exceptions import ProviderError
@@ -73,10 +73,7 @@ def carrier_account_update(
         after = _account_state(account)
         if api_key:
             before["api_key"], after["api_key"] = "(previous)", "(changed)"
-        changed_before, changed_after = (
-            {k: before[k] for k in before if before[k] != after.get(k)},
-            {k: after[k] for k in after if before.get(k) != after[k]},
-        )
+        changed_before, changed_after = diff(before, after)
         audit_record(
             obj_type="carriers.CarrierAccount",
             obj_id=account.pk,
