@@ -84,7 +84,7 @@ class RateQuoteApi(APIView):
         if not to.street1 or not to.postal_code:
             raise ValidationError({"to": ["street1 and postal_code are required."]})
         try:
-            origin = _warehouse(request.merchant, v.get("warehouse"))
+            origin = selectors.ship_from_warehouse(merchant=request.merchant, code=v.get("warehouse"))
         except LookupError as exc:
             raise ValidationError({"warehouse": [str(exc)]}) from exc
         parcel = Parcel(
@@ -112,13 +112,3 @@ class RateQuoteApi(APIView):
         if not result.ranked:
             out["reason"] = str(NoRateAvailable(services.no_rate_reasons(result)))
         return Response(out)
-
-
-def _warehouse(merchant, code: str | None):
-    from inventory.models import Warehouse
-
-    qs = Warehouse.objects.visible_to(merchant).filter(is_active=True).order_by("code")
-    warehouse = qs.filter(code=code).first() if code else qs.first()
-    if warehouse is None:
-        raise LookupError("unknown warehouse" if code else "no warehouse to ship from")
-    return warehouse

@@ -29,6 +29,18 @@ def shipping_rule_for(*, merchant, service_level: str) -> ShippingRule | None:
     return ShippingRule.objects.for_merchant(merchant).filter(service_level=service_level).first()
 
 
+def ship_from_warehouse(*, merchant, code: str | None = None):
+    """The active warehouse ``merchant`` ships from: the one with ``code``, else the first by code.
+    Raises ``LookupError`` ("unknown warehouse" / "no warehouse to ship from") when there is none."""
+    from inventory.models import Warehouse
+
+    qs = Warehouse.objects.visible_to(merchant).filter(is_active=True).order_by("code")
+    warehouse = qs.filter(code=code).first() if code else qs.first()
+    if warehouse is None:
+        raise LookupError("unknown warehouse" if code else "no warehouse to ship from")
+    return warehouse
+
+
 def shipment_list(*, merchant, order=None, tracking_number: str = "", status: str = "") -> QuerySet[Shipment]:
     qs = Shipment.objects.for_merchant(merchant).select_related("account")
     if order is not None and order != "":

@@ -167,10 +167,8 @@ def rates_compare(request):
     ctx: dict = {"form": form}
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        from .api import _warehouse
-
         try:
-            origin = _warehouse(request.merchant, None)
+            origin = selectors.ship_from_warehouse(merchant=request.merchant)
             result = services.rates_shop(
                 merchant=request.merchant,
                 parcel=Parcel(

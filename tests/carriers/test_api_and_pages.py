@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from integrations.carriers import selectors, services
-from integrations.carriers.models import CarrierAccount, Shipment, TrackingEvent
+from integrations.carriers.exceptions import ShipmentStateError
+from integrations.carriers.models import CarrierAccount, RateQuote, Shipment, TrackingEvent
 
 from .conftest import BOX, WAREHOUSE, make_account, make_order
 
@@ -219,3 +220,31 @@ def test_address_proposal_page_accept(client_a, merchant_a, fake_easypost):
     order.refresh_from_db()
     assert order.ship_to_postal_code == "94158"
     assert Decimal("0") == Decimal("0")
+
+
+def test_rate_quote_api_names_a_missing_ship_from_warehouse(api_a, merchant_a, four_accounts):
+    from inventory.models import Warehouse
+
+    body = {
+        "weight_g": 437,
+        "length_mm": 254,
+        "width_mm": 203,
+        "height_mm": 102,
+        "to": {"street1": "388 Townsend St", "city": "San Francisco", "state": "CA", "postal_code": "94107"},
+    }
+    response = api_a.post("/api/v1/rates/", body, format="json")
+    assert (response.status_code, response.json()["warehouse"]) == (400, ["no warehouse to ship from"])
+    Warehouse.objects.create(code="EAST", name="East", postal_code="90277")
+    response = api_a.post("/api/v1/rates/", {**body, "warehouse": "WEST"}, format="json")
+    assert (response.status_code, response.json()["warehouse"]) == (400, ["unknown warehouse"])
+    assert RateQuote.objects.count() == 0
+
+
+def test_label_without_a_warehouse_to_ship_from_is_refused(merchant_a, four_accounts):
+    order = make_order(merchant_a)
+    with pytest.raises(ShipmentStateError, match=r"^no warehouse to ship from$"):
+        services.shipment_buy_label(merchant=merchant_a, order=order, parcel=BOX)
+    assert (Shipment.objects.get().status, Shipment.objects.get().tracking_number) == (
+        Shipment.Status.NEW,
+        "",
+    )

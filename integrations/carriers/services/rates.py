@@ -322,9 +322,7 @@ def rates_for_order(
 
 
 def _default_warehouse(merchant):
-    from inventory.models import Warehouse
-
-    warehouse = Warehouse.objects.visible_to(merchant).filter(is_active=True).order_by("code").first()
-    if warehouse is None:
-        raise ShipmentStateError("no warehouse to ship from")
-    return warehouse
+    try:
+        return selectors.ship_from_warehouse(merchant=merchant)
+    except LookupError as exc:
+        raise ShipmentStateError(str(exc)) from exc
