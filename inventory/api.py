@@ -210,7 +210,8 @@ class InboundListCreateApi(generics.ListCreateAPIView):
     def get_queryset(self):
         merchant = _merchant(self.request)
         if merchant is None and getattr(self.request.user, "is_operator", False):
-            qs = InboundShipment.objects.select_related("warehouse")
+            # staff see the shipments of the warehouses they work in (the warehouse.access rule, works_in)
+            qs = _staff_scope(InboundShipment.objects.select_related("warehouse"), self.request.user)
             if self.request.query_params.get("status"):
                 qs = qs.filter(status=self.request.query_params["status"])
         else:
@@ -253,6 +254,14 @@ class InboundListCreateApi(generics.ListCreateAPIView):
         return Response(InboundShipmentSerializer(shipment).data, status=status.HTTP_201_CREATED)
 
 
+def _staff_scope(qs, user):
+    """Rows of the warehouses a staff user works in (all for operator admins) — ``warehouse.access``'s rule,
+    which inventory cannot import (layers), applied through ``User.works_in``'s data."""
+    if user.works_everywhere:
+        return qs
+    return qs.filter(warehouse__code__in=list(user.warehouse_codes or []))
+
+
 def _shipment_for(request, shipment_id: int) -> InboundShipment:
     merchant = _merchant(request)
     if merchant is None and getattr(request.user, "is_operator", False):
@@ -268,7 +277,10 @@ def _shipment_for(request, shipment_id: int) -> InboundShipment:
 class InboundDetailApi(APIView):
     @extend_schema(responses=InboundShipmentSerializer)
     def get(self, request, shipment_id: int):
-        return Response(InboundShipmentSerializer(_shipment_for(request, shipment_id)).data)
+        shipment = _shipment_for(request, shipment_id)
+        if _merchant(request) is None and not request.user.works_in(shipment.warehouse.code):
+            raise PermissionDenied(f"You are not assigned to warehouse {shipment.warehouse.code}.")
+        return Response(InboundShipmentSerializer(shipment).data)
 
 
 class InboundReceiveApi(APIView):
