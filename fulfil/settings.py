@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "integrations.webhooks.WebhookFastPathMiddleware",  # platforms' webhook POSTs skip everything below
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "fulfil.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -240,7 +241,6 @@ if PRODUCTION and not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set in production.")
 
 # Vendor endpoints: overridable so tests reach local fakes.
-EASYPOST_API_BASE = env("EASYPOST_API_BASE", default="https://api.easypost.com/v2")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
