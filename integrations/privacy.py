@@ -149,8 +149,14 @@ def privacy_status(*, request: PrivacyRequest) -> str:
     """Plain words for the privacy page."""
     if request.kind == K.DATA_REQUEST:
         return "Answered — download the export and send it to the customer"
-    if request.deferred_order_ids:
-        return f"{len(request.deferred_order_ids)} orders still in flight — erased as soon as they ship"
+    if request.deferred_order_ids and not request.completed_at:
+        from orders.services.redaction import redaction_state
+
+        state = redaction_state(order_ids=request.deferred_order_ids)
+        waiting = [pk for pk in request.deferred_order_ids if state.get(pk) != "redacted"]
+        if waiting:
+            return f"{len(waiting)} orders still in flight — erased as soon as they ship"
+        return "Done — personal data erased"
     if request.completed_at:
         return "Done — personal data erased"
     return "Recorded"

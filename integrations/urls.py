@@ -19,5 +19,6 @@ urlpatterns = [
     path("<int:pk>/health/", views.health, name="health"),
     path("<int:pk>/dead-letters/<int:dl_pk>/", views.dead_letter_replay, name="dead_letter"),
     path("<int:pk>/privacy/", views.privacy, name="privacy"),
+    path("ebay/account-deletion/", views.ebay_account_deletion, name="ebay_account_deletion"),
     path("<int:pk>/privacy/<int:req_pk>/export/", views.privacy_export, name="privacy_export"),
 ]

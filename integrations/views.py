@@ -11,7 +11,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from fulfil.audit import actor_for_request, audit_context
 from fulfil.tenancy import get_for_merchant_or_404, merchant_required
@@ -509,3 +510,32 @@ def privacy_export(request, pk: int, req_pk: int):
     response = JsonResponse(privacy_service.privacy_export(request=req), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="customer-data-request-{req.pk}.json"'
     return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def ebay_account_deletion(request):
+    """eBay's marketplace account deletion endpoint (called by eBay, not people): the validation challenge on
+    GET, signed deletion notices on POST (412 when the signature does not verify; nothing is stored)."""
+    from django.http import HttpResponse
+
+    from integrations import conf
+    from integrations.base import WebhookSignatureError
+    from integrations.ebay import deletion
+
+    if request.method == "GET":
+        code = request.GET.get("challenge_code", "")
+        if not code or not conf.get("EBAY_DELETION_VERIFICATION_TOKEN"):
+            return HttpResponse(status=400)
+        endpoint = conf.get("EBAY_DELETION_ENDPOINT") or request.build_absolute_uri(request.path)
+        return JsonResponse(
+            {"challengeResponse": deletion.challenge_response(challenge_code=code, endpoint=endpoint)}
+        )
+    try:
+        notice = deletion.verify(
+            signature_header=request.headers.get("X-EBAY-SIGNATURE", ""), body=request.body
+        )
+    except WebhookSignatureError as exc:
+        return HttpResponse(str(exc), status=412, content_type="text/plain")
+    deletion.account_deletion_record(notice=notice)
+    return HttpResponse(status=204)

@@ -120,7 +120,7 @@ def _matching(
         cond |= Q(external_id__in=ids)
     if email:
         cond |= Q(customer_email__iexact=email) | Q(ship_to_email__iexact=email)
-    qs = Order.objects.filter(merchant=merchant, channel=channel)
+    qs = Order.objects.filter(merchant_id=getattr(merchant, "pk", merchant), channel=channel)
     if channel_account:
         qs = qs.filter(channel_account=channel_account)
     elif not cond:
@@ -417,3 +417,17 @@ def on_status_changed_redact_deferred(event) -> None:
     Registered here (imported with ``orders.services``) so the deferral and its completion live together."""
     if event.payload.get("to") in FINISHED:
         order_redact_deferred(order_id=int(event.payload["order_id"]))
+
+
+@outbox.handles("privacy.redact_requested")
+def on_redact_requested(event) -> None:
+    """A sales channel asked to erase a customer (e.g. eBay's marketplace account deletion):
+    ``{merchant_id, channel, external_ids, email?, reason?}``. Idempotent."""
+    p = event.payload
+    customer_redact(
+        merchant=int(p["merchant_id"]),
+        channel=str(p["channel"]),
+        email=str(p.get("email") or ""),
+        external_ids=[str(i) for i in p.get("external_ids") or []],
+        reason=str(p.get("reason") or "privacy request"),
+    )

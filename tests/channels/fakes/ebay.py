@@ -1,9 +1,12 @@
-"""A fake eBay (Identity token refresh, Sell Fulfillment orders + shipping fulfillments, Sell Inventory)."""
+"""A fake eBay (Identity token refresh, Sell Fulfillment orders + shipping fulfillments, Sell Inventory), the
+OAuth consent redirect and code grant, the Identity API user, and the Notification API public key with a
+signer for marketplace account deletion notices (ECDSA/SHA1 ``X-EBAY-SIGNATURE``, as eBay sends them)."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import json
 import uuid
 from urllib.parse import parse_qs, urlencode
 
@@ -75,6 +78,11 @@ class FakeEbay(FakeServer):
         self.accept_url = ""  # the RuName's "auth accepted" URL: our callback
         self.auth_codes: set[str] = set()
         self.username = "acme_ebay"
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.signing_key = ec.generate_private_key(ec.SECP256R1())
+        self.key_id = uuid.uuid4().hex  # a fresh key per fake: cached keys never leak between tests
+        self.key_fetches = 0
         super().__init__()
 
     def conn_kwargs(self) -> dict:
@@ -115,6 +123,7 @@ class FakeEbay(FakeServer):
         r("POST", r"/identity/v1/oauth2/token", self.token)
         r("GET", r"/oauth2/authorize", self.authorize)
         r("GET", r"/commerce/identity/v1/user/", self.user)
+        r("GET", r"/commerce/notification/v1/public_key/([^/]+)", self.public_key)
         r("GET", r"/sell/fulfillment/v1/order", self.list_orders)
         r("POST", r"/sell/fulfillment/v1/order/([^/]+)/shipping_fulfillment", self.ship)
         r("GET", r"/sell/inventory/v1/inventory_item", self.items)
@@ -134,6 +143,36 @@ class FakeEbay(FakeServer):
         query = urlencode({"state": q.get("state", ""), "code": code, "expires_in": 299})
         return Response(302, b"", {"Location": f"{self.accept_url}?{query}"})
 
+    def public_key(self, req, m):
+        if (denied := self._auth(req)) is not None:
+            return denied
+        if m.group(1) != self.key_id:
+            return Response(
+                404, {"errors": [{"errorId": 195001, "message": "The specified key id is invalid."}]}
+            )
+        from cryptography.hazmat.primitives import serialization
+
+        self.key_fetches += 1
+        pem = self.signing_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        one_line = pem.decode().replace("\n", "")  # eBay serves the PEM without line breaks
+        return {"algorithm": "ECDSA", "digest": "SHA1", "key": one_line}
+
+    def sign(self, body: bytes, *, key_id: str | None = None) -> str:
+        """The ``X-EBAY-SIGNATURE`` eBay would send with ``body``."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        signature = self.signing_key.sign(body, ec.ECDSA(hashes.SHA1()))
+        header = {
+            "alg": "ecdsa",
+            "kid": key_id or self.key_id,
+            "signature": base64.b64encode(signature).decode(),
+            "digest": "SHA1",
+        }
+        return base64.b64encode(json.dumps(header).encode()).decode()
+
     def user(self, req, m):
         if (denied := self._auth(req)) is not None:
             return denied
@@ -141,6 +180,15 @@ class FakeEbay(FakeServer):
 
     def token(self, req, m):
         form = {k: v[-1] for k, v in parse_qs(req.body.decode()).items()}
+        if form.get("grant_type") == "client_credentials":
+            basic = "Basic " + base64.b64encode(f"{self.client[0]}:{self.client[1]}".encode()).decode()
+            if req.headers.get("Authorization") != basic:
+                return Response(
+                    401, {"error": "invalid_client", "error_description": "client authentication failed"}
+                )
+            token = "v^1.1#i^1#app#" + uuid.uuid4().hex
+            self.valid_tokens.add(token)
+            return {"access_token": token, "expires_in": 7200, "token_type": "Application Access Token"}
         if form.get("grant_type") == "authorization_code":
             basic = "Basic " + base64.b64encode(f"{self.client[0]}:{self.client[1]}".encode()).decode()
             if (
