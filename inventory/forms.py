@@ -142,5 +142,23 @@ class ChannelRuleForm(forms.ModelForm):
         fields = ["channel", "rule", "share_percent", "cap", "buffer", "show_zero_below"]
 
 
+class ProductChannelRuleForm(forms.Form):
+    """One channel's rule for one product (the product page)."""
+
+    channel = forms.CharField(max_length=100)
+    rule = forms.ChoiceField(choices=ChannelAllocationRule.Rule.choices)
+    share_percent = forms.IntegerField(min_value=0, max_value=100, initial=100, required=False)
+    cap = forms.IntegerField(min_value=0, max_value=10_000_000, initial=0, required=False)
+    buffer = forms.IntegerField(min_value=0, max_value=10_000_000, initial=0, required=False)
+    show_zero_below = forms.IntegerField(min_value=0, max_value=10_000_000, initial=0, required=False)
+
+    def clean(self):
+        data = super().clean()
+        for name, default in (("share_percent", 100), ("cap", 0), ("buffer", 0), ("show_zero_below", 0)):
+            if data.get(name) is None:
+                data[name] = default
+        return data
+
+
 class StockSettingsForm(forms.Form):
     safety_stock = forms.IntegerField(min_value=0, max_value=1_000_000)

@@ -140,6 +140,35 @@ def available_to_sell(*, merchant, product: Product, channel: str, warehouse=Non
     return apply_channel_rule(base, rule)
 
 
+@dataclass
+class ChannelRow:
+    channel: str
+    own: ChannelAllocationRule | None  # this product's rule
+    default: ChannelAllocationRule | None  # the channel's default rule
+    available_to_sell: int
+
+    @property
+    def effective(self) -> ChannelAllocationRule | None:
+        return self.own or self.default
+
+
+def product_channel_rows(*, merchant, product: Product) -> list[ChannelRow]:
+    """Per channel that has any rule (a default or this product's): both rules and what the channel may sell
+    of this product now (one availability read for all channels)."""
+    rules = list(
+        ChannelAllocationRule.objects.for_merchant(merchant).filter(
+            Q(product=product) | Q(product__isnull=True)
+        )
+    )
+    base = stock_available(merchant=merchant, product=product)
+    rows = []
+    for channel in sorted({r.channel for r in rules}):
+        own = next((r for r in rules if r.channel == channel and r.product_id == product.pk), None)
+        default = next((r for r in rules if r.channel == channel and r.product_id is None), None)
+        rows.append(ChannelRow(channel, own, default, apply_channel_rule(base, own or default)))
+    return rows
+
+
 def apply_channel_rule(base: int, rule: ChannelAllocationRule | None) -> int:
     if rule is None:
         return max(0, base)

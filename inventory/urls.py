@@ -13,6 +13,7 @@ urlpatterns = [
     path("products/new/", views.product_new, name="product_new"),
     path("products/<int:pk>/", views.product_detail, name="product_detail"),
     path("products/<int:pk>/edit/", views.product_edit, name="product_edit"),
+    path("products/<int:pk>/channels/", views.product_channel_rule, name="product_channel_rule"),
     path("products/<int:pk>/safety/<str:code>/", views.product_safety_stock, name="product_safety_stock"),
     path("catalog/review/", views.catalog_review, name="catalog_review"),
     path("catalog/import/", views.catalog_import, name="catalog_import"),

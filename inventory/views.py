@@ -18,7 +18,14 @@ from fulfil.audit import actor_for_request, audit_context
 from fulfil.tenancy import get_for_merchant_or_404, merchant_required
 from inventory import selectors, services
 from inventory.exceptions import InventoryError
-from inventory.forms import ChannelRuleForm, ImportForm, InboundForm, ProductForm, StockSettingsForm
+from inventory.forms import (
+    ChannelRuleForm,
+    ImportForm,
+    InboundForm,
+    ProductChannelRuleForm,
+    ProductForm,
+    StockSettingsForm,
+)
 from inventory.models import (
     CatalogImport,
     ChannelAllocationRule,
@@ -126,6 +133,10 @@ def product_edit(request, pk: int):
 @merchant_required
 def product_detail(request, pk: int):
     product = get_for_merchant_or_404(Product.objects, request.merchant, pk=pk)
+    return TemplateResponse(request, "inventory/product_detail.html", _product_ctx(request, product))
+
+
+def _product_ctx(request, product: Product, channel_form: ProductChannelRuleForm | None = None) -> dict:
     warehouse_code = request.GET.get("warehouse", "")
     warehouse = selectors.warehouse_list(merchant=request.merchant).filter(code=warehouse_code).first()
     breakdown = selectors.availability_breakdown(
@@ -133,29 +144,61 @@ def product_detail(request, pk: int):
     )
     movements = _page(request, selectors.movement_list(merchant=request.merchant, sku=product.sku), 25)
     trend = selectors.trend_svg_points(selectors.stock_trend(merchant=request.merchant, product=product))
-    rules = ChannelAllocationRule.objects.for_merchant(request.merchant).filter(product__isnull=True) | (
-        ChannelAllocationRule.objects.for_merchant(request.merchant).filter(product=product)
-    )
-    channels = sorted({r.channel for r in rules})
-    per_channel = [
-        (ch, selectors.available_to_sell(merchant=request.merchant, product=product, channel=ch))
-        for ch in channels
-    ]
+    channel_rows = selectors.product_channel_rows(merchant=request.merchant, product=product)
+    per_channel = [(row.channel, row.available_to_sell) for row in channel_rows]
+    return {
+        "product": product,
+        "b": breakdown,
+        "movements": movements,
+        "trend": trend,
+        "components": selectors.kit_components(kit=product) if product.is_kit else [],
+        "warehouses": selectors.warehouse_list(merchant=request.merchant),
+        "warehouse": warehouse,
+        "per_channel": per_channel,
+        "quants": selectors.quant_list(merchant=request.merchant, product=product)[:100],
+        "channel_rows": channel_rows,
+        "channel_form": channel_form or ProductChannelRuleForm(initial={"rule": "all"}),
+        "rule_choices": ChannelAllocationRule.Rule.choices,
+    }
+
+
+@merchant_required
+@require_POST
+def product_channel_rule(request, pk: int):
+    """Saves (or, with ``reset``, removes) this product's rule for one channel."""
+    product = get_for_merchant_or_404(Product.objects, request.merchant, pk=pk)
+    form = ProductChannelRuleForm(request.POST)
+    if request.POST.get("reset") and request.POST.get("channel"):
+        with audit_context(actor_for_request(request)):
+            services.channel_rule_delete(
+                merchant=request.merchant, channel=request.POST["channel"], product=product
+            )
+        messages.success(request, f"{request.POST['channel']}: back to the channel's default rule.")
+        return redirect(f"{product_url(product)}#channels")
+    if form.is_valid():
+        try:
+            with audit_context(actor_for_request(request)):
+                services.channel_rule_save(merchant=request.merchant, product=product, **form.cleaned_data)
+        except ValidationError as exc:
+            for field_name, errs in exc.message_dict.items():
+                form.add_error(field_name if field_name in form.fields else None, errs)
+        else:
+            messages.success(
+                request, f"{form.cleaned_data['channel']}: rule saved; the channel will be updated."
+            )
+            return redirect(f"{product_url(product)}#channels")
     return TemplateResponse(
         request,
         "inventory/product_detail.html",
-        {
-            "product": product,
-            "b": breakdown,
-            "movements": movements,
-            "trend": trend,
-            "components": selectors.kit_components(kit=product) if product.is_kit else [],
-            "warehouses": selectors.warehouse_list(merchant=request.merchant),
-            "warehouse": warehouse,
-            "per_channel": per_channel,
-            "quants": selectors.quant_list(merchant=request.merchant, product=product)[:100],
-        },
+        _product_ctx(request, product, channel_form=form),
+        status=400,
     )
+
+
+def product_url(product: Product) -> str:
+    from django.urls import reverse
+
+    return reverse("inventory:product_detail", args=[product.pk])
 
 
 @merchant_required

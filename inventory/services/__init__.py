@@ -1,7 +1,7 @@
 """Inventory's write services. Every change to the catalog, the warehouses or stock is one of these.
 
-Split by subject (``stock``, ``kits``, ``inbound``, ``catalog``, ``warehouses``) and re-exported here, so callers
-write ``from inventory.services import stock_reserve``.
+Split by subject (``stock``, ``kits``, ``inbound``, ``catalog``, ``channels``, ``warehouses``) and re-exported
+here, so callers write ``from inventory.services import stock_reserve``.
 """
 
 from inventory.exceptions import AllocationOnHold, InsufficientStock, InventoryError
@@ -18,6 +18,7 @@ from inventory.services.catalog_io import (
     catalog_import_parse,
     catalog_import_stage,
 )
+from inventory.services.channels import channel_rule_delete, channel_rule_save
 from inventory.services.inbound import ReceiptLine, inbound_cancel, inbound_create, inbound_receive
 from inventory.services.kits import EV_KITS_BUILT, EV_KITS_UNBUILT, kit_build, kit_unbuild
 from inventory.services.stock import (
@@ -63,6 +64,8 @@ __all__ = [
     "catalog_import_confirm",
     "catalog_import_parse",
     "catalog_import_stage",
+    "channel_rule_delete",
+    "channel_rule_save",
     "inbound_cancel",
     "inbound_create",
     "inbound_receive",
