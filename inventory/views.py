@@ -8,7 +8,6 @@ import csv
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -440,34 +439,15 @@ def report(request):
 def channel_rules(request):
     form = ChannelRuleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        rule, _ = ChannelAllocationRule.objects.update_or_create(
-            merchant=request.merchant,
-            channel=form.cleaned_data["channel"],
-            product=None,
-            defaults={
-                k: form.cleaned_data[k] for k in ("rule", "share_percent", "cap", "buffer", "show_zero_below")
-            },
-        )
-        from fulfil.audit import audit_record
-
-        with audit_context(actor_for_request(request)), transaction.atomic():
-            audit_record(
-                obj_type="channel_rule",
-                obj_id=rule.pk,
-                action="save",
-                merchant_id=request.merchant.pk,
-                after=form.cleaned_data,
+        with audit_context(actor_for_request(request)):
+            rule = services.channel_rule_save(
+                merchant=request.merchant,
+                channel=form.cleaned_data["channel"],
+                **{
+                    k: form.cleaned_data[k]
+                    for k in ("rule", "share_percent", "cap", "buffer", "show_zero_below")
+                },
             )
-            from fulfil import outbox
-
-            for pid, wid in selectors.level_list(merchant=request.merchant).values_list(
-                "product_id", "warehouse_id"
-            ):
-                outbox.emit(
-                    "inventory.available_changed",
-                    {"merchant_id": request.merchant.pk, "product_id": pid, "warehouse_id": wid},
-                    merchant_id=request.merchant.pk,
-                )
         messages.success(request, f"Rule for {rule.channel} saved; channels will be updated.")
         return redirect("inventory:channel_rules")
     rules = ChannelAllocationRule.objects.for_merchant(request.merchant).order_by("channel")
