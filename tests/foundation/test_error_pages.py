@@ -77,6 +77,7 @@ def test_staff_of_another_warehouse_are_told_which_warehouse_and_their_own(clien
     assert "You can't use this screen" in body
     assert "<p>You are not assigned to warehouse WH2.</p>" in body
     assert "<p>You work in WH1.</p>" in body
+    assert '<a class="button" href="/app/warehouse/">Go to your warehouse screens</a>' in body
 
 
 @pytest.mark.django_db
