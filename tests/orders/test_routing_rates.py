@@ -46,7 +46,9 @@ def test_carriers_register_a_rate_provider():
     assert "carriers" in rates.rate_providers()
 
 
-def test_live_rate_prices_every_candidate_and_says_so(merchant_a, stocked, run_import, fake_easypost):
+def test_live_rate_prices_every_candidate_and_says_so(
+    merchant_a, stocked, run_import, fake_easypost, client_a
+):
     make_account(fake_easypost, merchant=merchant_a, carrier="ups")
 
     order = run_import(merchant_a, canonical(lines=(("TENT", 1),)))
@@ -64,6 +66,9 @@ def test_live_rate_prices_every_candidate_and_says_so(merchant_a, stocked, run_i
     assert order.routing["rate_sources"] == ["live"]
     assert order.estimated_shipping == UPS_GROUND_2LB
     assert shipments_posted(fake_easypost) == 2  # one rate shop per candidate warehouse
+    page = client_a.get(f"/app/orders/{order.pk}/").content.decode()
+    assert page.count("UPS Ground $9.81 (live rate)") >= 3  # the reason and both candidate rows
+    assert "Rates: live carrier quotes." in page
 
 
 def test_quotes_are_cached_per_route(merchant_a, stocked, run_import, fake_easypost):
