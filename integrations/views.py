@@ -320,6 +320,13 @@ def detail(request, pk: int):
             "privacy_open": PrivacyRequest.objects.for_merchant(request.merchant)
             .filter(connection=conn, received_at__gte=timezone.now() - timedelta(days=30))
             .count(),
+            "data_requests": PrivacyRequest.objects.for_merchant(request.merchant)
+            .filter(
+                connection=conn,
+                kind=PrivacyRequest.Kind.DATA_REQUEST,
+                received_at__gte=timezone.now() - timedelta(days=30),
+            )
+            .count(),
             "webhook_url": request.build_absolute_uri(
                 reverse("integrations_woocommerce_webhook", args=[conn.pk])
                 if conn.platform == "woocommerce"

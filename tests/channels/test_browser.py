@@ -51,3 +51,37 @@ def test_connect_woocommerce_and_see_first_import(page, membership_a):
         assert "poll orders" in page.inner_text("#events")
     finally:
         fake.stop()
+
+
+def test_connect_amazon_through_the_seller_central_consent_screen(page, membership_a, settings):
+    """The five-minute path for a marketplace: one button, approve on Amazon (the fake consent page sends the
+    browser straight back, as Seller Central does after Confirm), connected and tested."""
+    from allauth.account.models import EmailAddress
+
+    from tests.channels.fakes.amazon import FakeAmazon
+
+    user = membership_a.user
+    user.set_password("pw-browser-123")
+    user.save()
+    EmailAddress.objects.get_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+    fake = FakeAmazon().start()
+    settings.AMAZON_SPAPI_APP_ID = fake.application_id
+    settings.AMAZON_LWA_CLIENT_ID, settings.AMAZON_LWA_CLIENT_SECRET = fake.lwa_client
+    settings.AMAZON_SELLER_CENTRAL_URL = fake.url
+    settings.AMAZON_LWA_BASE = fake.url
+    settings.AMAZON_SP_API_BASE = fake.url
+    try:
+        browser_login(page, user.email, "pw-browser-123")
+        page.goto("/app/integrations/connect/amazon/")
+        assert page.locator("#advanced-connect").is_visible()  # the paste-a-token path is still there
+        page.select_option("#id_marketplace", "US")
+        page.click("#oauth-connect button[type=submit]")
+        page.wait_for_selector("#conn-status")
+        assert "Connected to Amazon (US). We can read your orders." in page.content()
+        conn = ChannelConnection.objects.get(merchant=membership_a.merchant)
+        assert (conn.platform, conn.account_id, conn.status) == ("amazon", "A2SELLERTEST", "active")
+        assert page.url.endswith(f"/app/integrations/{conn.pk}/")
+    finally:
+        fake.stop()

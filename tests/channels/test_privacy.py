@@ -159,6 +159,8 @@ def test_data_request_webhook_is_recorded_and_the_export_downloads(
     )
     req = PrivacyRequest.objects.get()
     assert (req.kind, req.customer_email, req.order_ids) == ("data_request", EMAIL, ["3001"])
+    detail = client_a.get(f"/app/integrations/{shopify_conn.pk}/").content.decode()
+    assert "A customer has asked for the personal data held about them" in detail
     page = client_a.get(f"/app/integrations/{shopify_conn.pk}/privacy/")
     assert page.status_code == 200
     assert EMAIL in page.content.decode()
