@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     *[path(f"app/{app.replace('.', '/')}/", include(f"{app}.urls")) for app in DOMAIN_APPS],
     path("pricing/", include("billing.public_urls")),  # public calculator (no account)
+    path("returns/", include("warehouse.inbound.portal_urls")),  # customer return portal (no account)
     path("integrations/stripe/", include("billing.stripe_urls")),  # Stripe webhooks (billing)
     # EasyPost tracking webhooks
     path("integrations/carriers/", include("integrations.carriers.webhook_urls")),

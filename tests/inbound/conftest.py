@@ -81,3 +81,86 @@ def manager(manager):
     manager.warehouse_codes = ["TST1"]
     manager.save(update_fields=["warehouse_codes"])
     return manager
+
+
+# --- The customer return portal -------------------------------------------------------------------------
+
+
+def make_shipped_order(merchant, lines, *, number="1001", email="jack@example.com", postal="94107", **fields):
+    """A shipped order (ship-to in San Francisco) with ``lines`` = [(product, quantity, unit price)]."""
+    from django.utils import timezone
+
+    from orders.models import Order, OrderLine
+
+    fields.setdefault("shipped_at", timezone.now())
+    order = Order.objects.create(
+        merchant=merchant,
+        external_id=f"ext-{number}",
+        number=number,
+        status="shipped",
+        ship_to_name="Jack Sparrow",
+        ship_to_street1="388 Townsend St",
+        ship_to_city="San Francisco",
+        ship_to_state="CA",
+        ship_to_postal_code=postal,
+        ship_to_country="US",
+        ship_to_email=email,
+        **fields,
+    )
+    for product, qty, price in lines:
+        OrderLine.objects.create(
+            order=order,
+            product=product,
+            sku=product.sku,
+            quantity=qty,
+            shipped_quantity=qty,
+            unit_price=price,
+        )
+    return order
+
+
+@pytest.fixture
+def return_wh(wh):
+    """The test warehouse with a street address (a return label needs one)."""
+    wh.street1, wh.city, wh.state, wh.postal_code, wh.country = (
+        "179 N Harbor Dr",
+        "Redondo Beach",
+        "CA",
+        "90277",
+        "US",
+    )
+    wh.save()
+    return wh
+
+
+@pytest.fixture
+def portal_a(merchant_a):
+    from warehouse.inbound import services
+
+    return services.return_portal_update(
+        merchant=merchant_a, enabled=True, window_days=30, allowed_reasons=[], prepaid_labels=False
+    )
+
+
+@pytest.fixture
+def fake_easypost(settings):
+    """The carriers' fake EasyPost server (tests/carriers/fake_easypost.py) for the real ``easypost`` client."""
+    from tests.carriers.fake_easypost import FakeEasyPost
+
+    fake = FakeEasyPost().start()
+    settings.EASYPOST_API_BASE = fake.api_base
+    settings.CARRIER_BREAKER_THRESHOLD = 3
+    settings.CARRIER_BREAKER_COOLDOWN = 30
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def usps_account(fake_easypost):
+    from integrations.carriers.models import CarrierAccount
+
+    key = "EZTK-usps-returns"
+    fake_easypost.carriers_for(key, "USPS")
+    return CarrierAccount.objects.create(
+        merchant=None, name="USPS account", carrier="usps", api_key=key, timeout_seconds=Decimal("2.00")
+    )

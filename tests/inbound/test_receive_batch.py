@@ -147,3 +147,22 @@ def test_queries_per_batch_do_not_grow_with_the_batch(client, associate, merchan
     print(f"queries: one scan {one}, a batch of 20 {twenty} ({twenty / 20:.1f} per scan)")
     assert one <= 40
     assert twenty <= one + 2
+
+
+def test_the_merchants_report_polls_while_receiving_is_open(client, client_a, associate, products, asn):
+    from warehouse.inbound import services
+
+    report = f"/app/warehouse/inbound/shipments/{asn.pk}/"
+    page = client_a.get(report).content.decode()
+    assert 'id="report-live" hx-get' in page  # expected: the page waits for the truck
+    session = services.receiving_start(shipment=asn, user=associate)
+    services.receipt_record(session=session, client_scan_id="r1", product=products["mug"], quantity=7)
+    fragment = client_a.get(report, HTTP_HX_REQUEST="true")
+    assert "HX-Request" in fragment["Vary"]
+    html = fragment.content.decode()
+    assert html.strip().startswith('<div id="report-live" hx-get')
+    assert '<td class="received">7</td>' in html
+    assert "<header" not in html  # the fragment only
+    services.receiving_complete(session=session, notify=False)
+    done = client_a.get(report, HTTP_HX_REQUEST="true").content.decode()
+    assert done.strip().startswith('<div id="report-live">')  # no hx-get: polling stops

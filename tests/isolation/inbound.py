@@ -66,6 +66,40 @@ def _rma(merchant):
     )
 
 
+def _customer_rma(merchant):
+    """A return the customer opened on the merchant's portal (flagged in the merchant's list)."""
+    from orders.models import Order, OrderLine
+    from warehouse.inbound import services
+
+    product = _product(merchant, f"ISO-PORTAL-SKU-{merchant.slug}")
+    order = Order.objects.create(
+        merchant=merchant,
+        external_id=f"ISO-P-{merchant.slug}",
+        number="ISO-P-1",
+        status="shipped",
+        ship_to_email=f"buyer@{merchant.slug}.example",
+    )
+    OrderLine.objects.create(order=order, product=product, sku=product.sku, quantity=1, shipped_quantity=1)
+    return services.return_open(
+        merchant=merchant,
+        order=order,
+        reason="damaged",
+        lines=[(product, 1)],
+        warehouse=_warehouse(),
+        opened_by="customer",
+        customer_note=f"ISO-PORTAL-NOTE-{merchant.slug}",
+        customer_email=f"buyer@{merchant.slug}.example",
+    )
+
+
+def _portal(merchant):
+    from warehouse.inbound import services
+
+    return services.return_portal_update(
+        merchant=merchant, enabled=True, window_days=30, allowed_reasons=[], prepaid_labels=False
+    )
+
+
 CASES = [
     Case(
         name="inbound shipment (receiving report)",
@@ -98,5 +132,20 @@ CASES = [
         html_detail=lambda r: f"/app/warehouse/inbound/returns/{r.pk}/",
         api_detail=lambda r: f"/api/v1/returns/{r.pk}/",
         api_lists=["/api/v1/returns/"],
+    ),
+    Case(
+        name="return opened by the customer on the portal",
+        make=_customer_rma,
+        marker=lambda r: r.customer_note,
+        html_detail=lambda r: f"/app/warehouse/inbound/returns/{r.pk}/",
+        html_lists=[],
+        api_detail=lambda r: f"/api/v1/returns/{r.pk}/",
+        api_lists=["/api/v1/returns/"],
+    ),
+    Case(
+        name="return portal settings (its public link)",
+        make=_portal,
+        marker=lambda p: p.token,
+        html_lists=["/app/warehouse/inbound/returns/portal/"],
     ),
 ]

@@ -388,6 +388,11 @@ class ReturnAuthorization(TenantModel):
     reason = models.CharField(max_length=20, choices=ReturnReason.choices)
     customer_note = models.TextField(blank=True)
     opened_by = models.CharField(max_length=10, choices=OpenedBy.choices, default=OpenedBy.MERCHANT)
+    request_key = models.CharField(
+        max_length=64, blank=True, help_text="the opening form's key: a re-sent form returns this RMA"
+    )
+    customer_email = models.CharField(max_length=254, blank=True)
+    customer_photo = models.ImageField(upload_to="inbound/returns/%Y/%m/", blank=True)
     label_shipment_id = models.PositiveIntegerField(null=True, blank=True)
     label_tracking = models.CharField(max_length=100, blank=True)
     label_url = models.CharField(max_length=500, blank=True)
@@ -400,7 +405,14 @@ class ReturnAuthorization(TenantModel):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        constraints = [models.UniqueConstraint(fields=["merchant", "number"], name="inbound_rma_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "number"], name="inbound_rma_number"),
+            models.UniqueConstraint(
+                fields=["merchant", "request_key"],
+                condition=~Q(request_key=""),
+                name="inbound_rma_request_key",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"RMA {self.number}"
@@ -451,3 +463,30 @@ class ReturnUnit(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.product_id} → {self.grade}"
+
+
+def _portal_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
+class ReturnPortalSettings(models.Model):
+    """A merchant's customer self-service return portal: the public page ``/returns/<token>/`` where a
+    customer finds a shipped order (order number + email or ship-to postal code) and opens a return."""
+
+    merchant = models.OneToOneField("accounts.Merchant", on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(default=False)
+    token = models.CharField(max_length=32, unique=True, default=_portal_token)
+    window_days = models.PositiveSmallIntegerField(default=30, help_text="days after shipping")
+    allowed_reasons = models.JSONField(default=list, help_text="reason codes; empty = every reason")
+    prepaid_labels = models.BooleanField(default=False, help_text="buy a return label for the customer")
+    instructions = models.TextField(blank=True, help_text="shown with the RMA number")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"return portal of {self.merchant_id}"
+
+    def reasons(self) -> list[tuple[str, str]]:
+        allowed = set(self.allowed_reasons or [])
+        return [(v, label) for v, label in ReturnReason.choices if not allowed or v in allowed]

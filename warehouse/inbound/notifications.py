@@ -73,3 +73,36 @@ def send_qc_failure(*, inspection_id: int) -> None:
         settings.DEFAULT_FROM_EMAIL,
         recipients,
     )
+
+
+def send_return_opened(*, rma_id: int) -> None:
+    """A customer opened a return on the portal: the merchant hears of it, the customer gets the RMA number
+    and what to do (and the label link when one was bought)."""
+    from warehouse.inbound.models import ReturnAuthorization, ReturnPortalSettings
+
+    rma = (
+        ReturnAuthorization.objects.select_related("order", "warehouse")
+        .prefetch_related("lines__product")
+        .filter(pk=rma_id)
+        .first()
+    )
+    if rma is None:
+        return
+    portal = ReturnPortalSettings.objects.filter(merchant_id=rma.merchant_id).first()
+    ctx = {"rma": rma, "lines": list(rma.lines.all()), "portal": portal}
+    recipients = _merchant_emails(rma.merchant_id)
+    if recipients:
+        send_mail(
+            f"Return {rma.number} opened by your customer (order {rma.order.number or rma.order_id})",
+            render_to_string("inbound/email/return_opened_merchant.txt", ctx),
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+        )
+    customer = rma.customer_email or rma.order.ship_to_email or rma.order.customer_email
+    if customer:
+        send_mail(
+            f"Your return {rma.number}",
+            render_to_string("inbound/email/return_opened_customer.txt", ctx),
+            settings.DEFAULT_FROM_EMAIL,
+            [customer],
+        )

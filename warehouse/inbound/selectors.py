@@ -22,6 +22,7 @@ from warehouse.inbound.models import (
     ReceiptLine,
     ReceivingSession,
     ReturnAuthorization,
+    ReturnPortalSettings,
     Vendor,
 )
 
@@ -325,7 +326,12 @@ def receiving_report(*, shipment: InboundShipment, session=_NO_SESSION) -> dict:
         "totals": totals,
         "dock_to_stock_seconds": session.dock_to_stock_seconds if session else None,
         "inspections": list(session.inspections.select_related("product", "checklist")) if session else [],
-        "live": session is not None and session.status == ReceivingSession.Status.OPEN,
+        # the merchant's report page polls while receiving can still change it
+        "live": (
+            session.status == ReceivingSession.Status.OPEN
+            if session is not None
+            else shipment.status in (InboundShipment.Status.EXPECTED, InboundShipment.Status.RECEIVING)
+        ),
     }
 
 
@@ -461,3 +467,74 @@ def variance_report(*, since: dt.datetime | None = None, warehouse_id: int | Non
 def warehouses_for_staff(user):
     """The operator's warehouses ``user`` works in (see ``warehouse.access``)."""
     return staff_warehouses(user).filter(owner_merchant__isnull=True)
+
+
+# --- The customer return portal --------------------------------------------------------------------------
+
+
+def portal_settings_for(*, merchant) -> ReturnPortalSettings:
+    """The merchant's portal settings (an unsaved default — off — when never set)."""
+    mid = getattr(merchant, "pk", merchant)
+    return ReturnPortalSettings.objects.filter(merchant_id=mid).first() or ReturnPortalSettings(
+        merchant_id=mid
+    )
+
+
+def portal_get(*, token: str) -> ReturnPortalSettings | None:
+    """An enabled portal by its public token; None for an unknown token or a portal that is off."""
+    if not token or len(token) > 32:
+        return None
+    return (
+        ReturnPortalSettings.objects.select_related("merchant")
+        .filter(token=token, enabled=True, merchant__is_active=True)
+        .first()
+    )
+
+
+def _norm_postal(value: str) -> str:
+    return "".join(ch for ch in (value or "").upper() if ch.isalnum())
+
+
+def portal_order_lookup(*, portal: ReturnPortalSettings, number: str, proof: str):
+    """The portal merchant's order with this number (or external id) whose email (ship-to or customer) or
+    ship-to postal code is ``proof``; None otherwise — the caller answers the same whatever the reason, so a
+    lookup never tells whether an order number exists."""
+    from orders.models import Order
+
+    number, proof = (number or "").strip()[:64], (proof or "").strip()[:254]
+    if not number or not proof:
+        return None
+    candidates = list(
+        Order.objects.for_merchant(portal.merchant_id).filter(Q(number=number) | Q(external_id=number))[:5]
+    )
+    if not candidates and number.startswith("#"):
+        candidates = list(Order.objects.for_merchant(portal.merchant_id).filter(number=number[1:])[:5])
+    if not candidates and not number.startswith("#"):
+        candidates = list(Order.objects.for_merchant(portal.merchant_id).filter(number=f"#{number}")[:5])
+    for order in candidates:
+        if "@" in proof:
+            emails = {e.strip().lower() for e in (order.ship_to_email, order.customer_email) if e}
+            if proof.lower() in emails:
+                return order
+        elif _norm_postal(proof) and _norm_postal(proof) == _norm_postal(order.ship_to_postal_code):
+            return order
+    return None
+
+
+def portal_window_open(*, portal: ReturnPortalSettings, order, now: dt.datetime | None = None) -> bool:
+    shipped = order.shipped_at or order.updated_at or order.created_at
+    return (now or timezone.now()) <= shipped + dt.timedelta(days=portal.window_days)
+
+
+def portal_returnable_lines(*, order) -> list[dict]:
+    """The order's shipped lines that can still be returned: product, units, price (what the customer sees —
+    this order's lines only)."""
+    from warehouse.inbound.services import return_returnable
+
+    returnable = return_returnable(order)
+    products = Product.objects.in_bulk([pid for pid, (n, _) in returnable.items() if n > 0])
+    return [
+        {"product": products[pid], "returnable": n, "unit_price": price, "choices": list(range(n + 1))}
+        for pid, (n, price) in sorted(returnable.items())
+        if n > 0 and pid in products
+    ]

@@ -14,6 +14,8 @@ urlpatterns = [
     path("returns/", views.returns, name="returns"),
     path("returns/new/", views.return_new, name="return_new"),
     path("returns/<int:rma_id>/", views.return_detail, name="return"),
+    path("returns/<int:rma_id>/label/", views.return_label, name="return_label"),
+    path("returns/portal/", views.return_portal_settings, name="return_portal"),
     # the floor (operator staff, tablet)
     path("floor/", views.floor_home, name="floor"),
     path("floor/schedule/", views.floor_schedule, name="floor_schedule"),

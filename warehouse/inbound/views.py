@@ -159,8 +159,13 @@ def shipment_new(request):
 
 @merchant_required
 def shipment_detail(request, shipment_id: int):
+    """The receiving report; while receiving is open the page polls its ``live`` fragment (HX-Request), which
+    stops polling once receiving is done."""
     shipment = selectors.access_shipment(request.merchant, shipment_id)
-    return TemplateResponse(request, "inbound/report.html", selectors.receiving_report(shipment=shipment))
+    template = "inbound/report.html#live" if request.headers.get("HX-Request") else "inbound/report.html"
+    response = TemplateResponse(request, template, selectors.receiving_report(shipment=shipment))
+    response["Vary"] = "HX-Request"
+    return response
 
 
 @merchant_required
@@ -295,6 +300,59 @@ def return_new(request):
         {"reasons": ReturnReason.choices, "form": request.POST, "error": error},
         status=400 if error else 200,
     )
+
+
+@merchant_required
+def return_portal_settings(request):
+    """The merchant's customer return portal: on/off, window, reasons, prepaid labels, and its public link."""
+    portal = selectors.portal_settings_for(merchant=request.merchant)
+    error = ""
+    if request.method == "POST":
+        p = request.POST
+        try:
+            window = int(p.get("window_days") or 0)
+        except ValueError:
+            window = 0
+        try:
+            with audit_context(actor_for_request(request)):
+                portal = services.return_portal_update(
+                    merchant=request.merchant,
+                    enabled=bool(p.get("enabled")),
+                    window_days=window,
+                    allowed_reasons=p.getlist("allowed_reasons"),
+                    prepaid_labels=bool(p.get("prepaid_labels")),
+                    instructions=p.get("instructions", ""),
+                    new_token=bool(p.get("new_link")),
+                )
+            messages.success(request, "Return portal saved.")
+            return redirect("inbound:return_portal")
+        except ValidationError as exc:
+            error = _errors(exc)
+    url = request.build_absolute_uri(f"/returns/{portal.token}/") if portal.pk else ""
+    return TemplateResponse(
+        request,
+        "inbound/return_portal.html",
+        {"portal": portal, "url": url, "reasons": ReturnReason.choices, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@merchant_required
+@require_POST
+def return_label(request, rma_id: int):
+    """Buys the prepaid return label of an open RMA (a carrier failure changes nothing and says why)."""
+    rma = get_for_merchant_or_404(
+        ReturnAuthorization.objects.select_related("order", "warehouse", "merchant"),
+        request.merchant,
+        pk=rma_id,
+    )
+    try:
+        with audit_context(actor_for_request(request)):
+            services.return_buy_label(rma=rma)
+        messages.success(request, "Return label bought.")
+    except FloorError as exc:
+        messages.error(request, str(exc))
+    return redirect("inbound:return", rma_id=rma.pk)
 
 
 @merchant_required
