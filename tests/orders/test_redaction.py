@@ -300,3 +300,27 @@ def test_customer_data_export_lists_what_we_hold(merchant_a):
             }
         ],
     }
+
+
+def test_a_worker_process_registers_the_redaction_handlers():
+    """Deferred and queued redactions run in the worker: its task modules import ``orders.services`` and so the
+    handlers registered in ``orders.services.redaction`` (a fresh interpreter, as a worker starts)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup()\n"
+        "from fulfil.celery import app; app.loader.import_default_modules()\n"
+        "from fulfil import outbox\n"
+        "print(sorted(outbox.handler_name(h) for t in ('order.status_changed', 'privacy.redact_requested')"
+        " for h in outbox.handlers_for(t) if 'redaction' in outbox.handler_name(h)))\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "fulfil.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=120
+    ).stdout
+    assert out.strip().splitlines()[-1] == (
+        "['orders.services.redaction.on_redact_requested', "
+        "'orders.services.redaction.on_status_changed_redact_deferred']"
+    )
