@@ -700,10 +700,15 @@ def _stock_release_locked(*, merchant, reference: str, quantity: int | None = No
         from_backorder = min(n, alloc.backordered)
         from_allocated = min(n - from_backorder, alloc.allocated)
         if alloc.pk in parent_ids:
-            # component-built kits first, then built kits (``prebuilt``; ``picked`` counts those picked)
-            from_comp = min(from_allocated, alloc.allocated - alloc.prebuilt)
-            from_pre = from_allocated - from_comp
+            # unpicked kits first (component kits, then built ones: ``prebuilt``, ``picked`` counts those
+            # picked), then picked ones, so what is in a tote stays reserved as long as possible
             children = [a for a in allocs.values() if a.parent_id == alloc.pk]
+            comp_kits = alloc.allocated - alloc.prebuilt
+            unpicked_comp = min(((c.allocated - c.picked) // c.per_kit for c in children), default=0)
+            from_comp = min(from_allocated, unpicked_comp, comp_kits)
+            from_pre = min(from_allocated - from_comp, alloc.prebuilt - alloc.picked)
+            from_comp += min(from_allocated - from_comp - from_pre, comp_kits - from_comp)
+            from_pre = from_allocated - from_comp
             for child in children:
                 _release_units(
                     mid,

@@ -173,3 +173,24 @@ def test_counting_fewer_built_kits_turns_their_reservation_back_into_components(
     assert lv(s["cup"], wh) == (6, 2, 0)
     assert lv(s["lid"], wh) == (4, 1, 0)
     assert ledger_drift(merchant_id=merchant_a.pk) == []
+
+
+def test_a_partial_release_keeps_what_was_picked_reserved(merchant_a, wh, setup):
+    s = setup
+    services.kit_build(merchant=merchant_a, kit=s["kit"], warehouse=wh, quantity=1, location=s["kit_shelf"])
+    services.stock_reserve(merchant=merchant_a, product=s["kit"], warehouse=wh, quantity=2, reference="o1")
+    # the component kit is picked (cups and lid in the tote), the built kit is not
+    services.stock_pick(
+        merchant=merchant_a, reference="o1", product=s["cup"], location=s["shelf"], quantity=2
+    )
+    services.stock_pick(
+        merchant=merchant_a, reference="o1", product=s["lid"], location=s["shelf"], quantity=1
+    )
+    assert services.stock_release(merchant=merchant_a, reference="o1", quantity=1) == 1
+    parent = Allocation.objects.get(reference="o1", parent__isnull=True)
+    assert (parent.requested, parent.allocated, parent.prebuilt) == (1, 1, 0)
+    assert lv(s["kit"], wh) == (1, 0, 0)
+    assert lv(s["cup"], wh) == (8, 2, 0)
+    assert services.stock_ship(merchant=merchant_a, reference="o1") == 3
+    assert lv(s["kit"], wh) == (1, 0, 0)
+    assert ledger_drift(merchant_id=merchant_a.pk) == []
