@@ -20,5 +20,6 @@ urlpatterns = [
     path("<int:pk>/dead-letters/<int:dl_pk>/", views.dead_letter_replay, name="dead_letter"),
     path("<int:pk>/privacy/", views.privacy, name="privacy"),
     path("ebay/account-deletion/", views.ebay_account_deletion, name="ebay_account_deletion"),
+    path("walmart/webhooks/<int:pk>/", views.walmart_webhook, name="walmart_webhook"),
     path("<int:pk>/privacy/<int:req_pk>/export/", views.privacy_export, name="privacy_export"),
 ]

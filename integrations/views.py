@@ -546,3 +546,40 @@ def ebay_account_deletion(request):
         return HttpResponse(str(exc), status=412, content_type="text/plain")
     deletion.account_deletion_record(notice=notice)
     return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def walmart_webhook(request, pk: int):
+    """Walmart order event notifications for one connection (called by Walmart): Basic credentials checked,
+    stored once per event id in the inbox, processed by the drain (the purchase order is fetched and imported)."""
+    from django.http import HttpResponse
+
+    from integrations.base import Webhook, WebhookSignatureError
+    from integrations.walmart.client import WalmartChannel
+
+    conn = (
+        ChannelConnection.objects.filter(pk=pk, platform="walmart")
+        .only("pk", "webhook_secret", "account_id")
+        .first()
+    )
+    if conn is None:
+        return HttpResponse("unknown connection", status=401)
+    try:
+        hook = WalmartChannel.verify_webhook(
+            headers=request.headers, body=request.body, secret=conn.webhook_secret
+        )
+    except WebhookSignatureError:
+        return HttpResponse("invalid credentials", status=401)
+    services.webhook_accept(
+        platform="walmart",
+        webhook=Webhook(event_id=hook.event_id, topic=hook.topic, account_id=conn.account_id),
+        body=request.body,
+        headers={
+            k: v
+            for k, v in request.headers.items()
+            if k.lower().startswith("wm_") or k.lower() == "content-type"
+        },
+        connection_id=conn.pk,
+    )
+    return HttpResponse("ok")

@@ -1,10 +1,17 @@
 """Walmart Marketplace API on httpx: the only I/O. Client-credentials token (15 minutes), refreshed before
-expiry; orders (released), acknowledge, ship, cancel, inventory and items.
+expiry; orders (released), acknowledge, ship, cancel, inventory and items; order event notifications
+(webhooks: PO_CREATED, PO_LINE_AUTOCANCELLED, ORDER_UPDATES) subscribed on the first import with Basic auth
+(the connection's webhook secret), each event fetching its purchase order.
 
 PyPI checked: no maintained Walmart Marketplace client (``walmart-api-client`` is from 2016)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -31,6 +38,8 @@ from integrations.http import HttpChannel, basic_auth
 from integrations.walmart.mapper import order_from_walmart, product_from_walmart
 
 BASE_URL = "https://marketplace.walmartapis.com"
+ORDER_EVENTS = ("PO_CREATED", "PO_LINE_AUTOCANCELLED")
+WEBHOOK_USER = "fulfil"
 REFRESH_MARGIN = timedelta(minutes=2)
 
 
@@ -46,7 +55,7 @@ class WalmartChannel(HttpChannel):
         ("client_secret", "Client secret"),
     )
     syncs: ClassVar[tuple[str, ...]] = (
-        "Released orders by reconciliation poll, acknowledged on import",
+        "Released orders in real time (order event notifications) and by reconciliation poll, acknowledged on import",
         "Stock quantities (Inventory API)",
         "Shipments with tracking",
         "Cancellations",
@@ -206,9 +215,91 @@ class WalmartChannel(HttpChannel):
             json={"orderCancellation": self._line_statuses(lines, status)},
         )
 
+    # --- webhooks (event notifications) --------------------------------------------------------------
+    def register_webhooks(self, *, address: str) -> list[str]:
+        """Subscribe our per-connection URL to the order events (Basic auth with the connection's secret).
+        ``address`` names the host; the path is this connection's endpoint."""
+        from urllib.parse import urlsplit
+
+        from django.urls import reverse
+
+        parts = urlsplit(address)
+        url = f"{parts.scheme}://{parts.netloc}" + reverse(
+            "integrations:walmart_webhook", args=[self.connection.pk]
+        )
+        auth = {
+            "authMethod": "BASIC_AUTH",
+            "userName": WEBHOOK_USER,
+            "password": self.connection.webhook_secret,
+            "authHeaderName": "Authorization",
+        }
+        events = [
+            {
+                "eventType": event,
+                "eventVersion": "V1",
+                "resourceName": "ORDER",
+                "eventUrl": url,
+                "authDetails": auth,
+                "headers": {"content-type": "application/json"},
+                "status": "ACTIVE",
+            }
+            for event in ORDER_EVENTS
+        ]
+        self._call("POST", "/v3/webhooks/subscriptions", json={"events": events})
+        return list(ORDER_EVENTS)
+
     @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, secret: str) -> Webhook:
-        raise WebhookSignatureError("Walmart order events are polled")
+        """Walmart sends the Basic credentials we subscribed with in ``Authorization``."""
+        from integrations.base import header
+
+        given = header(headers, "Authorization")
+        try:
+            user, _, password = (
+                base64.b64decode(given.removeprefix("Basic "), validate=True).decode().partition(":")
+            )
+        except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+            raise WebhookSignatureError("bad Authorization") from exc
+        if not (
+            secret
+            and hmac.compare_digest(user.encode(), WEBHOOK_USER.encode())
+            and hmac.compare_digest(password.encode(), secret.encode())
+        ):
+            raise WebhookSignatureError("bad Authorization")
+        try:
+            data = json.loads(body or b"{}")
+            source = data.get("source") or {}
+        except (ValueError, AttributeError) as exc:
+            raise WebhookSignatureError("not a Walmart event") from exc
+        event_id = str(source.get("eventId") or "") or "sha256:" + hashlib.sha256(body).hexdigest()
+        payload = data.get("payload") or {}
+        return Webhook(
+            event_id=event_id,
+            topic=str(payload.get("subEventType") or source.get("eventType") or ""),
+            account_id=str(payload.get("partnerId") or ""),
+            payload=data,
+        )
 
     def interpret_webhook(self, webhook: Webhook) -> WebhookAction:
-        return WebhookAction("ignore")
+        data = webhook.payload or {}
+        payload = data.get("payload") or {}
+        topic = payload.get("subEventType") or (data.get("source") or {}).get("eventType") or webhook.topic
+        if topic not in (*ORDER_EVENTS, "ORDER_UPDATES", "INTENT_TO_CANCEL", "FRAUD_CANCEL"):
+            return WebhookAction("ignore")
+        po = str(payload.get("purchaseOrderId") or (payload.get("order") or {}).get("purchaseOrderId") or "")
+        if not po:
+            return WebhookAction("ignore")
+        return WebhookAction("order", order=self.fetch_order(order_external_id=po))
+
+    def fetch_order(self, *, order_external_id: str):
+        """One purchase order (the event carries no address), acknowledged when it is new, as the poll does."""
+        data = self._call("GET", f"/v3/orders/{order_external_id}").json()
+        raw = (data.get("order") or data) if isinstance(data, dict) else {}
+        if not raw:
+            raise RejectedProviderError(f"Walmart has no purchase order {order_external_id}")
+        order = order_from_walmart(
+            raw, partner=self.connection.account_id, shipping_map=self.connection.shipping_map
+        )
+        if order.status == "open" and order.raw.get("status") == "Created":
+            self._call("POST", f"/v3/orders/{order.external_id}/acknowledge")
+        return order

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from urllib.parse import urlencode
 
@@ -68,6 +69,7 @@ class FakeWalmart(FakeServer):
         self.cancels: list[tuple[str, dict]] = []
         self.tokens: set[str] = set()
         self.cursors: dict[str, list] = {}
+        self.subscriptions: list[dict] = []
         super().__init__()
 
     def conn_kwargs(self) -> dict:
@@ -125,6 +127,7 @@ class FakeWalmart(FakeServer):
         r("POST", r"/v3/orders/(\d+)/shipping", self.ship)
         r("POST", r"/v3/orders/(\d+)/cancel", self.cancel)
         r("PUT", r"/v3/inventory", self.put_inventory)
+        r("POST", r"/v3/webhooks/subscriptions", self.subscribe)
         r(
             "GET",
             r"/v3/items",
@@ -144,6 +147,36 @@ class FakeWalmart(FakeServer):
                 }
             ),
         )
+
+    def subscribe(self, req, m):
+        if (denied := self._auth(req)) is not None:
+            return denied
+        events = []
+        for event in (req.json() or {}).get("events") or []:
+            event = {**event, "subscriptionId": uuid.uuid4().hex, "partnerId": "10001234"}
+            self.subscriptions.append(event)
+            events.append({k: v for k, v in event.items() if k != "authDetails"})
+        return {"events": events}
+
+    def event(self, purchase_order_id: str, *, event_type: str = "PO_CREATED", event_id: str = "") -> bytes:
+        """An order event notification as Walmart posts it (``source`` metadata + ``payload``)."""
+        order = self.orders.get(purchase_order_id) or {}
+        return json.dumps(
+            {
+                "source": {
+                    "eventType": event_type,
+                    "eventTime": "2026-11-29T06:00:00.000Z",
+                    "eventId": event_id or str(uuid.uuid4()),
+                },
+                "payload": {
+                    "partnerId": "10001234",
+                    "purchaseOrderId": purchase_order_id,
+                    "customerOrderId": order.get("customerOrderId", ""),
+                    "orderDate": order.get("orderDate", 0),
+                    "orderLines": [],
+                },
+            }
+        ).encode()
 
     def token(self, req, m):
         if not req.headers.get("Authorization", "").startswith("Basic "):
