@@ -34,6 +34,19 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
+# Domain apps; each has urls.py (under /app/<app>/) and api_urls.py (under /api/v1/), which
+# fulfil/urls.py includes from this one list.
+DOMAIN_APPS = [
+    "inventory",
+    "orders",
+    "warehouse",
+    "warehouse.inbound",
+    "integrations",
+    "integrations.carriers",
+    "billing",
+    "analytics",
+]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -52,14 +65,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "fulfil",
     "accounts",
-    "inventory",
-    "orders",
-    "warehouse",
-    "warehouse.inbound",
-    "integrations",
-    "integrations.carriers",
-    "billing",
-    "analytics",
+    *DOMAIN_APPS,
 ]
 
 MIDDLEWARE = [

@@ -6,16 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import views as account_views
 from fulfil import views
 
-DOMAIN_APPS = [
-    "inventory",
-    "orders",
-    "warehouse",
-    "warehouse.inbound",
-    "integrations",
-    "integrations.carriers",
-    "billing",
-    "analytics",
-]
+DOMAIN_APPS = settings.DOMAIN_APPS
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
