@@ -5,10 +5,21 @@ A rolled-back change therefore never emits, and a committed one is never lost: i
 (a killed worker, a restarted Redis) the periodic sweeper finds the pending row and dispatches it again.
 Handlers are registered per event type with ``@handles("order.created")`` and must be idempotent; each
 handler that succeeds is remembered on the row so a retry runs only the ones that have not.
+
+Coalesced types (``coalesce(type)``, Postgres): an event whose payload names a thing whose CURRENT state the
+handlers read (e.g. "the stock of product P in warehouse W changed") has at most one waiting copy. The app that
+registers the type creates, in a migration, the partial unique index ``(event_type, (payload::text)) WHERE
+status = 'pending' AND dispatched_at IS NULL AND event_type = '<type>'``; writers insert with ``ON CONFLICT … DO
+UPDATE … WHERE false`` (``coalesce_conflict_sql``): on a conflict nothing is written, but the waiting row stays
+locked until the writer commits. A dispatcher claims rows by setting ``dispatched_at`` (the drain: in its own
+short transaction, before any handler runs; ``dispatch``: under its row lock), which takes the row out of the
+index — so it never runs handlers for a row while a change folded into it is uncommitted, and a change after the
+claim inserts a fresh row. The handlers therefore always run after the last change they stand for.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -16,7 +27,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fulfil.models import OutboxEvent
@@ -45,22 +56,109 @@ def handler_name(fn: Handler) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+_coalesced: set[str] = set()
+
+
+def coalesce(event_type: str) -> None:
+    """Registers ``event_type`` as coalesced (see the module docstring; the registering app's migration creates
+    its index). Call at import of the module that emits it."""
+    if "'" in event_type:
+        raise ValueError("event type must not contain a quote")
+    _coalesced.add(event_type)
+
+
+def coalesced(event_type: str) -> bool:
+    return event_type in _coalesced and connection.vendor == "postgresql"
+
+
+def coalesce_conflict_sql(event_type: str, *, alias: str = "o") -> str:
+    """The ``ON CONFLICT`` clause for an ``INSERT INTO fulfil_outboxevent AS <alias>`` of a coalesced type."""
+    return (
+        "ON CONFLICT (event_type, (payload::text)) WHERE status = 'pending' AND dispatched_at IS NULL "
+        f"AND event_type = '{event_type}' DO UPDATE SET attempts = {alias}.attempts WHERE false"
+    )
+
+
+def _insert_coalesced(event_type: str, rows: list[tuple[dict[str, Any], int | None]]) -> list[OutboxEvent]:
+    """One INSERT of distinct payloads, in payload-text order (so two writers lock waiting rows in the same
+    order); returns the events it inserted (a conflict folds into the waiting row: nothing is returned)."""
+    table = OutboxEvent._meta.db_table
+    field = OutboxEvent._meta.get_field("payload")
+    now = timezone.now()
+    seen: dict[str, tuple[dict[str, Any], int | None]] = {}
+    for payload, merchant_id in rows:
+        seen.setdefault(json.dumps(payload, sort_keys=True), (payload, merchant_id))
+    values = ", ".join(["(%s::jsonb, %s::bigint)"] * len(seen))
+    params: list[Any] = []
+    for payload, merchant_id in seen.values():
+        params += [field.get_db_prep_save(payload, connection), merchant_id]
+    sql = (
+        f"INSERT INTO {table} AS o (event_type, payload, merchant_id, status, handled, attempts, last_error, "  # noqa: S608 - table from model meta, values are parameters
+        f"created_at) SELECT %s, v.p, v.m, 'pending', '[]'::jsonb, 0, '', %s FROM (VALUES {values}) AS v(p, m) "
+        f'ORDER BY v.p::text COLLATE "C" {coalesce_conflict_sql(event_type)} RETURNING id, payload, merchant_id'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event_type, now, *params])
+        inserted = cursor.fetchall()
+    return [
+        OutboxEvent(
+            pk=pk,
+            event_type=event_type,
+            payload=p if isinstance(p, dict) else json.loads(p),
+            merchant_id=m,
+            created_at=now,
+        )
+        for pk, p, m in inserted
+    ]
+
+
 def emit(event_type: str, payload: dict[str, Any], *, merchant_id: int | None = None) -> OutboxEvent:
-    event = OutboxEvent.objects.create(event_type=event_type, payload=payload, merchant_id=merchant_id)
+    """Records an event in the caller's transaction; dispatched after commit. A coalesced type folds into its
+    waiting copy when there is one (that row is returned)."""
+    if coalesced(event_type):
+        created = _insert_coalesced(event_type, [(payload, merchant_id)])
+        if not created:
+            waiting = (
+                OutboxEvent.objects.filter(
+                    event_type=event_type,
+                    payload=payload,
+                    status=OutboxEvent.Status.PENDING,
+                    dispatched_at__isnull=True,
+                )
+                .order_by("pk")
+                .first()
+            )
+            return waiting or OutboxEvent(event_type=event_type, payload=payload, merchant_id=merchant_id)
+        event = created[0]
+    else:
+        event = OutboxEvent.objects.create(event_type=event_type, payload=payload, merchant_id=merchant_id)
     transaction.on_commit(partial(_enqueue, event_id=event.pk))
     return event
 
 
 def emit_many(events: Iterable[tuple[str, dict[str, Any], int | None]]) -> list[OutboxEvent]:
     """``emit`` for many events at once: ``(type, payload, merchant_id)`` each, one bulk insert inside the
-    caller's transaction, then one dispatch per event on commit (the same dispatch ``emit`` schedules)."""
-    rows = [OutboxEvent(event_type=t, payload=p, merchant_id=m) for t, p, m in events]
-    if not rows:
-        return []
-    created = OutboxEvent.objects.bulk_create(rows)
-    for event in created:
-        transaction.on_commit(partial(_enqueue, event_id=event.pk))
+    caller's transaction, then one dispatch per event on commit (the same dispatch ``emit`` schedules).
+    Coalesced types go in one ``INSERT … ON CONFLICT`` per type; only the rows inserted are returned."""
+    plain: list[OutboxEvent] = []
+    folded: dict[str, list[tuple[dict[str, Any], int | None]]] = defaultdict(list)
+    for t, p, m in events:
+        if coalesced(t):
+            folded[t].append((p, m))
+        else:
+            plain.append(OutboxEvent(event_type=t, payload=p, merchant_id=m))
+    created = OutboxEvent.objects.bulk_create(plain) if plain else []
+    for event_type in sorted(folded):
+        created += _insert_coalesced(event_type, folded[event_type])
+    enqueue_on_commit([event.pk for event in created])
     return created
+
+
+def enqueue_on_commit(event_ids: Iterable[int]) -> None:
+    """For rows written with SQL of one's own (a hot path's one-statement insert): dispatch them after commit
+    exactly as ``emit`` does (at once in autocommit)."""
+    for event_id in event_ids:
+        transaction.on_commit(partial(_enqueue, event_id=event_id))
 
 
 DRAIN_FLAG = "fulfil:outbox:drain-pending"
@@ -108,39 +206,83 @@ def _enqueue(*, event_id: int) -> None:
 def drain(*, batch: int = DRAIN_BATCH, max_batches: int = 50) -> int:
     """Dispatches the fresh pending events (the drain task). The flag is cleared FIRST: an event committed
     after this point sets it again and queues another drain, and one committed before is visible to the
-    queries below — so no event waits for the sweeper unless a task is lost. Rows are claimed in bulk with
-    ``FOR UPDATE SKIP LOCKED`` (a concurrent drain or dispatch takes others), each event dispatched in its own
-    savepoint by ``dispatch``, one commit per batch. Returns the number of events handled."""
+    queries below — so no event waits for the sweeper unless a task is lost. Each batch of up to ``batch``
+    rows is claimed (``dispatched_at`` set) in a short transaction of its own, ``FOR UPDATE SKIP LOCKED`` (a
+    concurrent drain or dispatch, or a writer folding a change into a coalesced row, holds others), then
+    dispatched, each event in its own savepoint by ``dispatch``, one commit per batch. Rows skipped because
+    they were locked get another drain shortly after. Returns the number of events handled."""
     flag = _drain_flag()
     if flag is not None:
         flag.delete(DRAIN_FLAG)
     n = 0
     for _ in range(max_batches):
+        ids = _claim(batch)
         with transaction.atomic():
-            ids = list(
-                OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(status=OutboxEvent.Status.PENDING, next_attempt_at__isnull=True)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:batch]
-            )
             for event_id in ids:
-                dispatch(event_id)
+                _dispatch(event_id)
         n += len(ids)
         if len(ids) < batch:
-            return n
+            break
+    else:
+        _requeue_drain(
+            flag, countdown=0
+        )  # more than max_batches × batch waiting: another drain, yield the worker
+        return n
+    if flag is not None and _unclaimed().exists():  # skipped while locked (or written since): look again soon
+        _requeue_drain(flag, countdown=DRAIN_RETRY_SECONDS)
+    return n
+
+
+DRAIN_RETRY_SECONDS = 0.2
+
+
+def _unclaimed():
+    return OutboxEvent.objects.filter(
+        status=OutboxEvent.Status.PENDING, next_attempt_at__isnull=True, dispatched_at__isnull=True
+    )
+
+
+def _claim(batch: int) -> list[int]:
+    """Claims up to ``batch`` unclaimed pending rows, oldest first, in its own transaction (so a writer waiting
+    to fold into one of them waits for this short claim only, never for the handlers)."""
+    table = OutboxEvent._meta.db_table
+    sql = (
+        f"UPDATE {table} SET dispatched_at = %s WHERE id IN (SELECT id FROM {table} "  # noqa: S608 - table from model meta
+        "WHERE status = 'pending' AND next_attempt_at IS NULL AND dispatched_at IS NULL "
+        "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [timezone.now(), batch])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _requeue_drain(flag, *, countdown: float) -> None:
     if flag is not None and flag.set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_TTL):
         from fulfil.tasks import outbox_drain
 
-        outbox_drain.delay()  # more than max_batches × batch waiting: queue another drain, yield the worker
-    return n
+        try:
+            outbox_drain.apply_async(countdown=countdown) if countdown else outbox_drain.delay()
+        except Exception:
+            flag.delete(DRAIN_FLAG)
+            log.warning("outbox: could not queue a drain; the sweeper will retry", exc_info=True)
 
 
 def dispatch(event_id: int) -> str:
     """Run every handler of one event that has not yet succeeded. Returns the event's status."""
+    return _dispatch(event_id)
+
+
+def _dispatch(event_id: int) -> str:
     with transaction.atomic():
         event = OutboxEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
         if event is None:
-            return "locked-or-missing"
+            # a coalesced row not yet claimed may be locked by a writer folding a change into it: wait for
+            # that writer's commit (milliseconds) rather than leave the row to the sweeper
+            if not _unclaimed().filter(pk=event_id, event_type__in=_coalesced).exists():
+                return "locked-or-missing"
+            event = OutboxEvent.objects.select_for_update().filter(pk=event_id).first()
+            if event is None:
+                return "locked-or-missing"
         if event.status != OutboxEvent.Status.PENDING:
             return event.status
         errors = []

@@ -31,10 +31,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from fulfil.models import OutboxEvent
+from fulfil import outbox
 from inventory.locks import lock_levels
 from inventory.models import Allocation, Product, StockLevel, Warehouse
-from inventory.services import fastpath
 
 
 @dataclass(frozen=True)
@@ -225,17 +224,9 @@ def _after(mid: int, granted_at: set[tuple[int, int]], product_ids: set[int]) ->
     targets = set(granted_at)
     for pid, wid in granted_at:
         targets.update((kit_id, wid) for kit_id in kits_of.get(pid, ()))
-    if targets:
-        events = OutboxEvent.objects.bulk_create(
-            [
-                OutboxEvent(
-                    event_type=EV_AVAILABLE_CHANGED,
-                    payload={"merchant_id": mid, "product_id": pid, "warehouse_id": wid},
-                    merchant_id=mid,
-                )
-                for pid, wid in sorted(targets)
-            ]
-        )
-        fastpath._enqueue_on_commit([e.pk for e in events])
+    outbox.emit_many(
+        (EV_AVAILABLE_CHANGED, {"merchant_id": mid, "product_id": pid, "warehouse_id": wid}, mid)
+        for pid, wid in sorted(targets)
+    )
     for pid in sorted(p for p, t in thresholds.items() if t is not None):
         _low_stock_check(Product.objects.get(pk=pid))

@@ -22,7 +22,6 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 import psycopg
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -44,11 +43,10 @@ _T = {
     "product": Product._meta.db_table,
 }
 
+# One waiting available_changed per product and warehouse: a writer folds into it (see migration 0005 and
+# ``fulfil.outbox``), so a hot SKU writes one event row per dispatch cycle instead of one per reservation.
+outbox.coalesce(EV_AVAILABLE_CHANGED)
 _EVENT_COLUMNS = "event_type, payload, merchant_id, status, handled, attempts, last_error, created_at"
-_EVENT_VALUES = (
-    "%(ev)s, jsonb_build_object('merchant_id', %(m)s::bigint, 'product_id', t.pid, 'warehouse_id', t.wid), "
-    "%(m)s, 'pending', '[]'::jsonb, 0, '', %(now)s"
-)
 
 RESERVE_SQL = f"""
 WITH cur AS (
@@ -73,8 +71,13 @@ WITH cur AS (
     SELECT %(p)s::bigint AS pid, %(w)s::bigint AS wid
     UNION SELECT kit_id, %(w)s::bigint FROM {_T["kc"]} WHERE component_id = %(p)s
 ), ev AS (
-    INSERT INTO {_T["outbox"]} ({_EVENT_COLUMNS})
-    SELECT {_EVENT_VALUES} FROM lvl CROSS JOIN targets t WHERE lvl.g > 0
+    INSERT INTO {_T["outbox"]} AS o ({_EVENT_COLUMNS})
+    SELECT %(ev)s, x.payload, %(m)s, 'pending', '[]'::jsonb, 0, '', %(now)s
+    FROM (SELECT jsonb_build_object('merchant_id', %(m)s::bigint, 'product_id', t.pid, 'warehouse_id', t.wid)
+                 AS payload
+          FROM lvl CROSS JOIN targets t WHERE lvl.g > 0) x
+    ORDER BY x.payload::text COLLATE "C"
+    {outbox.coalesce_conflict_sql(EV_AVAILABLE_CHANGED)}
     RETURNING id
 )
 SELECT (SELECT id FROM lvl), (SELECT id FROM alloc), (SELECT g FROM lvl), ARRAY(SELECT id FROM ev),
@@ -93,19 +96,24 @@ class ReleaseResult:
     low_stock_product_ids: list[int]
 
 
-def _enqueue_on_commit(event_ids: list[int]) -> None:
-    # The rows exist; dispatch them after commit exactly as ``outbox.emit`` does (immediately in autocommit).
-    for event_id in event_ids:
-        transaction.on_commit(partial(outbox._enqueue, event_id=event_id))
-
-
 def _execute(sql: str, params: dict):
     """One statement as a server-side prepared statement (psycopg prepares it on this connection once and
-    reuses the plan: the reserve CTE costs more to plan than to run). Errors are Django's, as from a cursor."""
+    reuses the plan: the reserve CTE costs more to plan than to run). Django opens its connections with
+    ``prepare_threshold=None``, which makes psycopg ignore ``prepare=True``; the threshold is lifted for this
+    one call only (so the ORM's own statements stay unprepared). Errors are Django's, as from a cursor."""
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone()
+    raw = connection.connection
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = _NEVER_BY_COUNT
+    try:
+        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+    finally:
+        raw.prepare_threshold = threshold
+
+
+_NEVER_BY_COUNT = 1 << 30  # a threshold no statement reaches: only ``prepare=True`` prepares
 
 
 def _run(sql: str, params: dict):
@@ -152,7 +160,7 @@ def reserve_fast(
         return None
     if level_id is None:  # no level row yet (never stocked here): the general path creates it
         return None
-    _enqueue_on_commit(event_ids)
+    outbox.enqueue_on_commit(event_ids)
     alloc = Allocation(
         pk=alloc_id,
         merchant_id=merchant_id,
@@ -183,5 +191,5 @@ def release_fast(*, merchant_id: int, reference: str) -> ReleaseResult:
     done, freed, event_ids, low_ids = _run(RELEASE_SQL, params)
     if not done:
         return ReleaseResult(done=False, freed=0, low_stock_product_ids=[])
-    _enqueue_on_commit(event_ids)
+    outbox.enqueue_on_commit(event_ids)
     return ReleaseResult(done=True, freed=int(freed), low_stock_product_ids=list(low_ids))

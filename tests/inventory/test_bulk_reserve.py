@@ -56,8 +56,12 @@ def test_grants_in_order_and_backorders_the_rest(merchant_a):
         ("o:2", b.pk): (1, 1, 0, "open"),
         ("o:3", a.pk): (1, 0, 0, "open"),
     }
-    # one available_changed per level that gave units, not one per request
-    assert OutboxEvent.objects.filter(event_type=services.EV_AVAILABLE_CHANGED).count() == events_before + 2
+    # one available_changed per level that gave units, not one per request; on Postgres it folds into the
+    # one the receive left waiting (coalesced: one pending row per product and warehouse)
+    events = OutboxEvent.objects.filter(event_type=services.EV_AVAILABLE_CHANGED)
+    coalesced = connection.vendor == "postgresql"
+    assert events.count() == events_before + (0 if coalesced else 2)
+    assert sorted({e.payload["product_id"] for e in events}) == sorted([a.pk, b.pk])
     assert ledger_drift() == []
 
 
