@@ -34,5 +34,6 @@ class BillingConfig(AppConfig):
             )
         )
         add_periodic("billing-issue-invoices", "billing.tasks.invoices_issue_due_task", 3600)
+        add_periodic("billing-close-commitments", "billing.tasks.commitment_periods_close_task", 3600)
         add_periodic("billing-retry-payments", "billing.tasks.invoices_retry_due_task", 3600)
         add_periodic("billing-storage-nightly", "billing.tasks.storage_charge_nightly_task", 6 * 3600)

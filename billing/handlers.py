@@ -67,6 +67,12 @@ def bill_units_received(event) -> None:
     )
 
 
+@outbox.handles("inventory.kits_built")
+def bill_kits_built(event) -> None:
+    p = event.payload
+    services.kitting_charge_built(merchant_id=p["merchant_id"], payload=p, event_id=event.pk)
+
+
 @outbox.handles("return.processed")
 def bill_return_processed(event) -> None:
     p = event.payload

@@ -130,6 +130,41 @@ class VolumeCommitment(TenantModel):
         ordering = ["-starts_on", "-pk"]
 
 
+class CommitmentPeriod(TenantModel):
+    """One closed commitment month (calendar month in the merchant's time zone): what was committed
+    (pro-rated by days across mid-term changes), what shipped, and the shortfall charge line it produced
+    (none when the commitment was met). Written once when the month ends; never edited."""
+
+    month = models.DateField(help_text="first day of the month")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    committed_orders = models.PositiveIntegerField()
+    actual_orders = models.PositiveIntegerField()
+    shortfall_orders = models.PositiveIntegerField()
+    tier = models.CharField(max_length=40, blank=True)
+    volume_basis = models.PositiveIntegerField(default=0)
+    commitment_ids = models.JSONField(default=list)
+    charge_line = models.ForeignKey(
+        "ChargeLine", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "month"], name="billing_one_commitment_period_per_month"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Commitment {self.month:%b %Y}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ImmutableError("A closed commitment period is never edited.")
+        super().save(*args, **kwargs)
+
+
 class TaxRate(models.Model):
     """A tax rate on services in a jurisdiction, optionally per category ("*" = all)."""
 

@@ -59,6 +59,9 @@ RATE_KEYS: dict[str, tuple[str, str, str]] = {
 }
 SHIPPING_KIND = "shipping"  # carrier cost given on the activity; markup from the card
 ADJUSTMENT_KIND = "adjustment"  # amount given on the activity (credits are negative)
+# A missed volume commitment (take-or-pay): each committed order not shipped is billed at the per-order
+# fulfillment rate of the tier the month was priced at (``monthly_orders`` = that month's tier basis).
+SHORTFALL_KIND = "commitment.shortfall"
 
 
 def _round(value: Decimal) -> Decimal:
@@ -254,6 +257,13 @@ def price(activities: Iterable[Activity], *, card: RateCard, monthly_orders: int
             lines.append(
                 _line(act.kind, category, act.note or "Adjustment", qty, money(act.cost or 0), taxes, i)
             )
+            continue
+        if act.kind == SHORTFALL_KIND:
+            unit_price = card.rate("fulfillment.order", tier) * money(act.fraction)
+            description = (
+                f"Volume commitment shortfall — {act.note}" if act.note else "Volume commitment shortfall"
+            )
+            lines.append(_line(act.kind, FULFILLMENT, description, qty, unit_price, taxes, i))
             continue
         if act.kind not in RATE_KEYS:
             raise ValueError(f"Unknown activity {act.kind!r}")

@@ -161,26 +161,89 @@ def volume_basis(merchant, at: datetime) -> int:
     return max(last, committed_orders(merchant, this_month))
 
 
+def local_month(merchant, at: datetime) -> tuple[date, date, str]:
+    """The calendar month containing ``at`` in the merchant's time zone: (first day, first day of next, tz)."""
+    tz = getattr(merchant, "timezone", "") or "UTC"
+    start, end = month_bounds(at.astimezone(ZoneInfo(tz)).date())
+    return start, end, tz
+
+
+def commitment_coverage(merchant, month_start: date) -> tuple[int, list[int], date | None, date | None]:
+    """(committed orders pro-rated by days, commitment ids, first and last+1 covered day) for a month."""
+    _, month_end = month_bounds(month_start)
+    qs = list(
+        VolumeCommitment.objects.for_merchant(merchant)
+        .filter(starts_on__lt=month_end)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gt=month_start))
+        .order_by("starts_on", "pk")
+    )
+    if not qs:
+        return 0, [], None, None
+    start = max(min(c.starts_on for c in qs), month_start)
+    end = min(max((c.ends_on or month_end) for c in qs), month_end)
+    return committed_orders(merchant, month_start), [c.pk for c in qs], start, end
+
+
+def shortfall_quote(merchant, month_start: date, *, actual_orders: int, committed: int | None = None,
+                    tax: bool = False) -> dict:  # fmt: skip
+    """What a commitment month landing at ``actual_orders`` costs in shortfall: the committed orders not shipped,
+    priced by the one pricing function (``pricing.SHORTFALL_KIND``: the per-order fulfillment rate of the tier the
+    month is priced at). Used by the month-end close and by the forecast, so both say the same amount."""
+    tz = getattr(merchant, "timezone", "") or "UTC"
+    if committed is None:
+        committed = commitment_coverage(merchant, month_start)[0]
+    mid = datetime(month_start.year, month_start.month, 15, 12, tzinfo=ZoneInfo(tz))
+    card = card_in_force(merchant, mid)
+    basis = volume_basis(merchant, mid)
+    shortfall = max(0, committed - max(0, actual_orders))
+    account = account_get(merchant)
+    taxes = tax_rates_for(account.tax_jurisdiction if account else "", month_start) if tax else {}
+    note = f"{month_start:%b %Y}: committed {committed:,} orders, shipped {max(0, actual_orders):,}"
+    act = pricing.Activity(pricing.SHORTFALL_KIND, quantity=Decimal(shortfall), note=note)
+    priced = pricing.price([act], card=card, monthly_orders=basis, tax_rates=taxes)
+    line = priced.lines[0]
+    return {
+        "month": month_start, "committed": committed, "actual": max(0, actual_orders), "shortfall": shortfall,
+        "tier": priced.tier.name, "basis": basis, "rate": line.unit_price, "amount": line.amount,
+        "currency": priced.currency, "activity": act, "card": card, "taxes": taxes,
+    }  # fmt: skip
+
+
 def forecast(merchant, *, now: datetime | None = None) -> dict:
-    """Month-to-date orders, where the month will land at this pace, and the commitment."""
+    """Month-to-date orders (the month in the merchant's time zone), where the month will land at this pace,
+    the commitment, and the shortfall charge if it lands there."""
     now = now or timezone.now()
-    start, end = month_bounds(now.date())
-    elapsed = max(Decimal("0.5"), Decimal((now - _utc(start)).total_seconds()) / 86400)
+    start, end, tz = local_month(merchant, now)
+    month_start_at = _utc(start, tz)
+    elapsed = max(Decimal("0.5"), Decimal((now - month_start_at).total_seconds()) / 86400)
     days = (end - start).days
-    mtd = orders_between(merchant, _utc(start), now)
+    mtd = orders_between(merchant, month_start_at, now)
     projected = int((Decimal(mtd) / elapsed * days).to_integral_value())
     committed = committed_orders(merchant, start)
     card = card_in_force(merchant, now)
+    basis = volume_basis(merchant, now)
+    shortfall = None
+    scenarios = []
+    if committed:
+        shortfall = shortfall_quote(merchant, start, actual_orders=projected, committed=committed)
+        for pct in (50, 75, 90, 100):
+            landing = committed * pct // 100
+            q = shortfall_quote(merchant, start, actual_orders=landing, committed=committed)
+            scenarios.append(
+                {"pct": pct, "orders": landing, "shortfall": q["shortfall"], "amount": q["amount"]}
+            )
     return {
         "month": start,
         "month_to_date": mtd,
         "projected": projected,
         "committed": committed,
-        "basis": volume_basis(merchant, now),
-        "tier": card.tier_for(volume_basis(merchant, now)).name,
+        "basis": basis,
+        "tier": card.tier_for(basis).name,
         "projected_tier": card.tier_for(projected).name,
         "on_track": committed == 0 or projected >= committed,
         "pct_of_commitment": round(100 * projected / committed) if committed else None,
+        "shortfall": shortfall,
+        "shortfall_scenarios": scenarios,
     }
 
 

@@ -160,6 +160,21 @@ def inbound_units_received(shipment) -> int:
     return sum((ln.quantity_received or 0) + (ln.quantity_damaged or 0) for ln in shipment.lines.all())
 
 
+def kit_task_get(merchant_id: int, task_id: int):
+    """The warehouse's build-kit task (``warehouse.KitBuildTask``) a kitting charge comes from."""
+    Task = _model("warehouse", "KitBuildTask")
+    if Task is None:
+        return None
+    return Task.objects.filter(merchant_id=merchant_id, pk=task_id).first()
+
+
+def product_get(merchant_id: int, product_id: int):
+    Product = _model("inventory", "Product")
+    if Product is None:
+        return None
+    return Product.objects.filter(merchant_id=merchant_id, pk=product_id).first()
+
+
 def return_get(merchant_id: int, rma_id: int):
     Rma = _model("inbound", "ReturnAuthorization")
     if Rma is None:

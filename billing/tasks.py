@@ -16,8 +16,16 @@ WORKER = Actor(label="billing worker", source="worker")
 
 @shared_task(acks_late=True, time_limit=1800)
 def invoices_issue_due_task() -> int:
+    """Month-end commitment shortfalls first, so a missed commitment lands on the invoice of its month."""
     with audit_context(WORKER):
+        services.commitment_periods_close()
         return len(services.invoices_issue_due())
+
+
+@shared_task(acks_late=True, time_limit=1800)
+def commitment_periods_close_task() -> int:
+    with audit_context(WORKER):
+        return len(services.commitment_periods_close())
 
 
 @shared_task(acks_late=True, time_limit=600)

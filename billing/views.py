@@ -38,6 +38,7 @@ from billing.forms import (
 from billing.models import (
     BillingAccount,
     ChargeLine,
+    CommitmentPeriod,
     Invoice,
     LineDispute,
     Notice,
@@ -261,6 +262,9 @@ def line_detail(request, pk: int):
         if line.source_id
         else [],
         "adjustment_evidence": _evidence(line),
+        "commitment_period": CommitmentPeriod.objects.for_merchant(request.merchant)
+        .filter(charge_line=line)
+        .first(),
     }
     return TemplateResponse(request, "billing/line_detail.html", ctx)
 
@@ -430,6 +434,7 @@ def volume(request):
         "form": form,
         "forecast": selectors.forecast(m),
         "commitments": VolumeCommitment.objects.for_merchant(m),
+        "periods": _page(request, CommitmentPeriod.objects.for_merchant(m).select_related("charge_line"), 12),
         "scenarios": insights.scenarios(m),
         "tiers": card.tiers,
         "card": card,

@@ -5,6 +5,7 @@ from billing.services.activity import (  # noqa: F401
     estimate_claim,
     estimate_save,
     inbound_charge_received,
+    kitting_charge_built,
     line_dispute_open,
     line_dispute_resolve,
     order_charge_shipped,
@@ -32,6 +33,10 @@ from billing.services.charges import (  # noqa: F401
     charge_rows_build,
     charge_rows_insert,
     charges_record,
+)
+from billing.services.commitments import (  # noqa: F401
+    commitment_period_close,
+    commitment_periods_close,
 )
 from billing.services.invoices import (  # noqa: F401
     invoice_collect,

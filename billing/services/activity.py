@@ -202,6 +202,33 @@ def inbound_charge_received(
         )  # fmt: skip
 
 
+def kitting_charge_built(*, merchant_id: int, payload: dict, event_id: int | None = None) -> int:
+    """Bill the rate card's kitting fee per kit from ``inventory.kits_built`` {merchant_id, kit_id, sku,
+    warehouse_id, warehouse, quantity, task_id, reference}. Linked to the build-kit task (or the kit when it was
+    built outside a task); a task built in parts bills each part; one line per event (idempotent)."""
+    quantity = int(payload.get("quantity") or 0)
+    if quantity <= 0:
+        return 0
+    task_id = payload.get("task_id")
+    source = sources.kit_task_get(merchant_id, task_id) if task_id else None
+    if source is None:
+        source = sources.product_get(merchant_id, payload.get("kit_id") or 0)
+    sku, where = payload.get("sku", ""), payload.get("warehouse", "")
+    label = f"Kit build task {task_id}" if task_id else f"Kits built {sku}"
+    key = (
+        f"kitting:event:{event_id}"
+        if event_id
+        else f"kitting:{payload.get('reference') or task_id}:{quantity}"
+    )
+    note = f"{quantity} × {sku}" + (f" at {where}" if where else "")
+    return charges_record(
+        merchant=merchant_id,
+        charges=[Charge(pricing.Activity("kitting.kit", Decimal(quantity), note=note), key, source=source,
+                        source_label=label)],
+        occurred_at=timezone.now(), event_id=event_id,
+    )  # fmt: skip
+
+
 def return_charge_processed(*, merchant_id: int, payload: dict, event_id: int | None = None) -> int:
     rma_id = payload.get("rma_id")
     units = sum(int(u.get("quantity", 1)) for u in payload.get("units", [])) or 1

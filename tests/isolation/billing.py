@@ -64,6 +64,17 @@ def _commitment(merchant):
     return services.commitment_set(merchant=merchant, monthly_orders=4321, starts_on=date(2025, 1, 1))
 
 
+def _commitment_period(merchant):
+    from datetime import UTC, datetime
+
+    from billing import services
+
+    services.standard_card_ensure()
+    services.commitment_set(merchant=merchant, monthly_orders=4242, starts_on=date(2025, 1, 1))
+    return services.commitment_period_close(merchant=merchant, month_start=date(2025, 1, 1),
+                                            now=datetime(2025, 2, 2, tzinfo=UTC))  # fmt: skip
+
+
 def _notice(merchant):
     from billing import services
 
@@ -139,6 +150,13 @@ CASES = [
         make=_commitment,
         marker=lambda c: "4321",
         html_lists=["/app/billing/volume/"],
+    ),
+    Case(
+        name="billing commitment period (shortfall)",
+        make=_commitment_period,
+        marker=lambda p: f"${p.charge_line.amount}",
+        html_lists=["/app/billing/volume/"],
+        html_detail=lambda p: f"/app/billing/lines/{p.charge_line_id}/",
     ),
     Case(
         name="billing notice",
