@@ -19,6 +19,8 @@ Invariants of a kit parent ``P`` with children ``c``: ``P.allocated = P.prebuilt
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import F
 
 from fulfil import outbox
@@ -42,6 +44,7 @@ from inventory.services.stock import (
     _quant_take,
     _save_alloc,
     _unpick,
+    _upsert_allocation,
     receiving_location,
 )
 
@@ -307,6 +310,87 @@ def kit_unbuild(
 # --- The prebuilt half of a kit reservation (called by inventory.services.stock) -------------------------
 
 
+def _reserve_kit(
+    mid: int,
+    kit: Product,
+    wid: int,
+    qty: int,
+    reference: str,
+    priority: int,
+    requested_at: datetime,
+    fx: _Effects,
+) -> Allocation:
+    comps = _components(kit)
+    # Built kits first (the kit's own level, when it has one), then components; all levels locked at once.
+    kit_pairs = _kit_level_pairs(mid, [(kit.pk, wid)])
+    levels = lock_levels(merchant_id=mid, pairs=[*[(c.pk, wid) for c, _ in comps], *kit_pairs])
+    prebuilt = 0
+    if kit_pairs:
+        prebuilt = max(0, min(qty, _free(levels[(kit.pk, wid)])))
+        if prebuilt:
+            StockLevel.objects.filter(pk=levels[(kit.pk, wid)].pk).update(reserved=F("reserved") + prebuilt)
+            fx.touch(kit, wid)
+    rest = qty - prebuilt
+    kits_free = min(max(0, _free(levels[(c.pk, wid)])) // per for c, per in comps)
+    grant = min(rest, kits_free)
+    for comp, per in comps:
+        StockLevel.objects.filter(pk=levels[(comp.pk, wid)].pk).update(
+            reserved=F("reserved") + grant * per, backordered=F("backordered") + (rest - grant) * per
+        )
+        if grant:
+            fx.touch(comp, wid)
+    parent = _upsert_allocation(
+        mid=mid,
+        reference=reference,
+        product_id=kit.pk,
+        warehouse_id=wid,
+        add_requested=qty,
+        add_allocated=prebuilt + grant,
+        add_prebuilt=prebuilt,
+        priority=priority,
+        requested_at=requested_at,
+    )
+    for comp, per in comps:
+        _upsert_allocation(
+            mid=mid,
+            reference=reference,
+            product_id=comp.pk,
+            warehouse_id=wid,
+            add_requested=rest * per,
+            add_allocated=grant * per,
+            priority=priority,
+            requested_at=parent.requested_at,
+            parent=parent,
+            per_kit=per,
+        )
+    return parent
+
+
+def _fill_kit(*, mid: int, parent_id: int, fx: _Effects) -> None:
+    parent = Allocation.objects.get(pk=parent_id)
+    children = list(Allocation.objects.filter(parent_id=parent_id).order_by("pk"))
+    wid = parent.warehouse_id
+    levels = lock_levels(merchant_id=mid, pairs=[(c.product_id, wid) for c in children])
+    locked = lock_allocations([parent.pk, *[c.pk for c in children]])
+    parent = next(a for a in locked if a.pk == parent_id)
+    children = [a for a in locked if a.pk != parent_id]
+    kits_free = min(max(0, _free(levels[(c.product_id, wid)])) // c.per_kit for c in children)
+    take = min(kits_free, parent.backordered)
+    if take <= 0:
+        return
+    for child in children:
+        units = take * child.per_kit
+        StockLevel.objects.filter(pk=levels[(child.product_id, wid)].pk).update(
+            reserved=F("reserved") + units, backordered=F("backordered") - units
+        )
+        child.allocated += units
+        _save_alloc(child, "allocated")
+        fx.touch(child.product_id, wid)
+    parent.allocated += take
+    _save_alloc(parent, "allocated")
+    fx.allocation_changed(parent)
+
+
 def _kit_level_pairs(mid: int, kit_pairs) -> list[tuple[int, int]]:
     """The (kit, warehouse) pairs that have a level (built kits only ever sit on an existing level)."""
     kit_pairs = set(kit_pairs)
@@ -448,8 +532,6 @@ def _ship_prebuilt(mid: int, parent: Allocation, kit: Product, fx: _Effects) -> 
 def _unreserve_prebuilt(*, mid: int, kit: Product, warehouse_id: int, quantity: int, fx: _Effects) -> None:
     """Built kits that physically vanished (a count found fewer) cannot stay promised: the newest,
     lowest-priority unpicked prebuilt reservations become kit backorders again (waiting on components)."""
-    from inventory.services.stock import _fill_kit
-
     wid = warehouse_id
     parent_ids = list(
         Allocation.objects.filter(

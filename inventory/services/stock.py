@@ -392,6 +392,8 @@ def _stock_reserve_locked(
     caller has validated the quantity and the product's owner."""
     fx = _Effects(mid)
     if product.is_kit:
+        from inventory.services.kits import _reserve_kit
+
         alloc = _reserve_kit(mid, product, warehouse.pk, quantity, reference, priority, requested_at, fx)
     else:
         alloc = _reserve_simple(mid, product, warehouse.pk, quantity, reference, priority, requested_at, fx)
@@ -483,64 +485,6 @@ def _reserve_simple(
     return alloc
 
 
-def _reserve_kit(
-    mid: int,
-    kit: Product,
-    wid: int,
-    qty: int,
-    reference: str,
-    priority: int,
-    requested_at: datetime,
-    fx: _Effects,
-) -> Allocation:
-    from inventory.services.kits import _kit_level_pairs
-
-    comps = _components(kit)
-    # Built kits first (the kit's own level, when it has one), then components; all levels locked at once.
-    kit_pairs = _kit_level_pairs(mid, [(kit.pk, wid)])
-    levels = lock_levels(merchant_id=mid, pairs=[*[(c.pk, wid) for c, _ in comps], *kit_pairs])
-    prebuilt = 0
-    if kit_pairs:
-        prebuilt = max(0, min(qty, _free(levels[(kit.pk, wid)])))
-        if prebuilt:
-            StockLevel.objects.filter(pk=levels[(kit.pk, wid)].pk).update(reserved=F("reserved") + prebuilt)
-            fx.touch(kit, wid)
-    rest = qty - prebuilt
-    kits_free = min(max(0, _free(levels[(c.pk, wid)])) // per for c, per in comps)
-    grant = min(rest, kits_free)
-    for comp, per in comps:
-        StockLevel.objects.filter(pk=levels[(comp.pk, wid)].pk).update(
-            reserved=F("reserved") + grant * per, backordered=F("backordered") + (rest - grant) * per
-        )
-        if grant:
-            fx.touch(comp, wid)
-    parent = _upsert_allocation(
-        mid=mid,
-        reference=reference,
-        product_id=kit.pk,
-        warehouse_id=wid,
-        add_requested=qty,
-        add_allocated=prebuilt + grant,
-        add_prebuilt=prebuilt,
-        priority=priority,
-        requested_at=requested_at,
-    )
-    for comp, per in comps:
-        _upsert_allocation(
-            mid=mid,
-            reference=reference,
-            product_id=comp.pk,
-            warehouse_id=wid,
-            add_requested=rest * per,
-            add_allocated=grant * per,
-            priority=priority,
-            requested_at=parent.requested_at,
-            parent=parent,
-            per_kit=per,
-        )
-    return parent
-
-
 def _fill_backorders(
     *, mid: int, product_id: int, warehouse_id: int, fx: _Effects, level: StockLevel | None = None
 ) -> None:
@@ -567,6 +511,8 @@ def _fill_backorders(
             break
         if alloc.parent_id:
             if alloc.parent_id not in kits_done:
+                from inventory.services.kits import _fill_kit
+
                 kits_done.add(alloc.parent_id)
                 _fill_kit(mid=mid, parent_id=alloc.parent_id, fx=fx)
                 level.refresh_from_db()
@@ -609,31 +555,6 @@ def _fill_scope(mid: int, product_id: int, warehouse_id: int) -> list[tuple[int,
         Allocation.objects.filter(parent_id__in=parents).values_list("product_id", "warehouse_id").distinct()
     )
     return sorted(pairs | {(product_id, warehouse_id)})
-
-
-def _fill_kit(*, mid: int, parent_id: int, fx: _Effects) -> None:
-    parent = Allocation.objects.get(pk=parent_id)
-    children = list(Allocation.objects.filter(parent_id=parent_id).order_by("pk"))
-    wid = parent.warehouse_id
-    levels = lock_levels(merchant_id=mid, pairs=[(c.product_id, wid) for c in children])
-    locked = lock_allocations([parent.pk, *[c.pk for c in children]])
-    parent = next(a for a in locked if a.pk == parent_id)
-    children = [a for a in locked if a.pk != parent_id]
-    kits_free = min(max(0, _free(levels[(c.product_id, wid)])) // c.per_kit for c in children)
-    take = min(kits_free, parent.backordered)
-    if take <= 0:
-        return
-    for child in children:
-        units = take * child.per_kit
-        StockLevel.objects.filter(pk=levels[(child.product_id, wid)].pk).update(
-            reserved=F("reserved") + units, backordered=F("backordered") - units
-        )
-        child.allocated += units
-        _save_alloc(child, "allocated")
-        fx.touch(child.product_id, wid)
-    parent.allocated += take
-    _save_alloc(parent, "allocated")
-    fx.allocation_changed(parent)
 
 
 def backorders_fill(*, merchant, product: Product, warehouse: Warehouse) -> None:
