@@ -7,11 +7,13 @@ from datetime import UTC, datetime, time
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,12 +22,14 @@ from fulfil.audit import actor_for_request, audit_context
 from fulfil.tenancy import get_for_merchant_or_404
 from inventory import selectors, services
 from inventory.exceptions import InventoryError
-from inventory.models import InboundShipment, Location, Product, Warehouse
+from inventory.models import InboundShipment, Location, Product, ProductPhoto, Warehouse
 from inventory.serializers import (
     InboundCreateSerializer,
     InboundShipmentSerializer,
     InventoryLevelSerializer,
     MovementSerializer,
+    ProductPhotoSerializer,
+    ProductPhotoUploadSerializer,
     ProductSerializer,
     ReceiveSerializer,
     WarehouseSerializer,
@@ -145,6 +149,72 @@ class ProductDetailApi(APIView):
             raise _django_errors(exc) from exc
         product.refresh_from_db()
         return Response(ProductSerializer(product, context={"request": request}).data)
+
+
+class ProductPhotoListApi(APIView):
+    """A product's photos: upload one (multipart ``image``, optional ``primary``) or list them."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = ProductPhotoSerializer
+
+    def _product(self, request, sku: str) -> Product:
+        return get_for_merchant_or_404(Product.objects, _merchant(request), sku=sku)
+
+    @extend_schema(responses=ProductPhotoSerializer(many=True))
+    def get(self, request, sku: str):
+        product = self._product(request, sku)
+        rows = list(ProductPhoto.objects.filter(product=product).order_by("created_at", "pk"))
+        for row in rows:
+            row.product = product
+        return Response(ProductPhotoSerializer(rows, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        request={"multipart/form-data": ProductPhotoUploadSerializer},
+        responses={201: ProductPhotoSerializer},
+        description="Adds a photo (JPEG, PNG, WebP or GIF, at most 5 MB, at most 12 per product). The first one "
+        "(or one sent with primary=true) becomes the product's photo_url, shown on pick and pack screens.",
+    )
+    @idempotent
+    def post(self, request, sku: str):
+        product = self._product(request, sku)
+        upload = ProductPhotoUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        try:
+            with audit_context(actor_for_request(request)):
+                photo = services.product_photo_add(
+                    product=product,
+                    image=upload.validated_data["image"],
+                    primary=upload.validated_data.get("primary", False),
+                )
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from exc
+        photo.product = Product.objects.get(pk=product.pk)
+        return Response(
+            ProductPhotoSerializer(photo, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ProductPhotoDetailApi(APIView):
+    serializer_class = ProductPhotoSerializer
+
+    def _photo(self, request, sku: str, photo_id: int) -> ProductPhoto:
+        product = get_for_merchant_or_404(Product.objects, _merchant(request), sku=sku)
+        photo = get_object_or_404(ProductPhoto.objects.filter(product=product), pk=photo_id)
+        photo.product = product
+        return photo
+
+    @extend_schema(responses=ProductPhotoSerializer)
+    def get(self, request, sku: str, photo_id: int):
+        return Response(
+            ProductPhotoSerializer(self._photo(request, sku, photo_id), context={"request": request}).data
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, sku: str, photo_id: int):
+        photo = self._photo(request, sku, photo_id)
+        with audit_context(actor_for_request(request)):
+            services.product_photo_delete(photo=photo)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class WarehouseListApi(generics.ListAPIView):

@@ -5,6 +5,12 @@ from inventory import api
 urlpatterns = [
     path("products/", api.ProductListCreateApi.as_view(), name="products"),
     path("products/<str:sku>/", api.ProductDetailApi.as_view(), name="product"),
+    path("products/<str:sku>/photos/", api.ProductPhotoListApi.as_view(), name="product-photos"),
+    path(
+        "products/<str:sku>/photos/<int:photo_id>/",
+        api.ProductPhotoDetailApi.as_view(),
+        name="product-photo",
+    ),
     path("warehouses/", api.WarehouseListApi.as_view(), name="warehouses"),
     path("inventory/", api.InventoryListApi.as_view(), name="inventory"),
     path("inventory/movements/", api.MovementListApi.as_view(), name="inventory-movements"),

@@ -104,6 +104,25 @@ class KitComponent(models.Model):
         return f"{self.kit_id} ← {self.quantity} × {self.component_id}"
 
 
+class ProductPhoto(TenantModel):
+    """One photo of a product (``product_photo_add``, the API's ``…/photos/``). The product's ``photo`` is its
+    primary one — the picture pickers and packers see — and is always one of these when any exist."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(upload_to="products/%Y/%m/")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    content_type = models.CharField(max_length=40, blank=True)
+    size_bytes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"photo {self.pk} of {self.product_id}"
+
+
 # --- Warehouses ---------------------------------------------------------------------------------------
 
 

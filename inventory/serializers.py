@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory.barcodes import validate_barcode
@@ -33,10 +34,37 @@ class ComponentsField(serializers.ListField):
         return [{"sku": kc.component.sku, "quantity": kc.quantity} for kc in rows]
 
 
+class ProductPhotoSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.SerializerMethodField()
+    primary = serializers.SerializerMethodField()
+    width = serializers.IntegerField(read_only=True)
+    height = serializers.IntegerField(read_only=True)
+    content_type = serializers.CharField(read_only=True)
+    size_bytes = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def get_url(self, obj) -> str:
+        request = self.context.get("request")
+        url = obj.image.url
+        return request.build_absolute_uri(url) if request else url
+
+    def get_primary(self, obj) -> bool:
+        return bool(obj.image.name) and obj.image.name == obj.product.photo.name
+
+
+class ProductPhotoUploadSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="JPEG, PNG, WebP or GIF, at most 5 MB (multipart/form-data)")
+    primary = serializers.BooleanField(
+        required=False, default=False, help_text="make it the photo pick and pack screens show"
+    )
+
+
 class ProductSerializer(serializers.ModelSerializer):
     value = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True, required=False)
     components = ComponentsField(required=False)
     photo_url = serializers.SerializerMethodField()
+    photos = serializers.SerializerMethodField()
     available = serializers.SerializerMethodField()
 
     class Meta:
@@ -70,11 +98,12 @@ class ProductSerializer(serializers.ModelSerializer):
             "status",
             "low_stock_threshold",
             "photo_url",
+            "photos",
             "available",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "photo_url", "available", "created_at", "updated_at"]
+        read_only_fields = ["id", "photo_url", "photos", "available", "created_at", "updated_at"]
         # uniqueness per merchant is checked by the service (the merchant is not a field here)
         validators: list = []
 
@@ -84,6 +113,13 @@ class ProductSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         url = obj.photo.url
         return request.build_absolute_uri(url) if request else url
+
+    @extend_schema_field(ProductPhotoSerializer(many=True))
+    def get_photos(self, obj: Product) -> list[dict]:
+        rows = list(obj.photos.all().order_by("created_at", "pk"))
+        for row in rows:
+            row.product = obj
+        return ProductPhotoSerializer(rows, many=True, context=self.context).data
 
     def get_available(self, obj: Product) -> int:
         from inventory.selectors import stock_available

@@ -9,6 +9,8 @@ from inventory.services.bulk import ReserveRequest, stock_reserve_many  # noqa: 
 from inventory.services.catalog import (
     catalog_activate,
     product_create,
+    product_photo_add,
+    product_photo_delete,
     product_set_components,
     product_update,
 )
@@ -75,6 +77,8 @@ __all__ = [
     "location_code",
     "packing_location",
     "product_create",
+    "product_photo_add",
+    "product_photo_delete",
     "product_set_components",
     "product_update",
     "quarantine_location",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -82,6 +83,7 @@ def product_create(
     _validate(product)
     with transaction.atomic():
         product.save()
+        _photo_row_for_primary(product)
         if components:
             product_set_components(kit=product, components=components)
         audit_record(
@@ -106,6 +108,8 @@ def product_update(*, product: Product, **fields: Any) -> Product:
     _validate(product)
     with transaction.atomic():
         product.save()
+        if "photo" in fields:
+            _photo_row_for_primary(product)
         b, a = diff(before, _snapshot(product))
         if a:
             audit_record(
@@ -171,3 +175,123 @@ def catalog_activate(*, merchant, product_ids: Iterable[int] | None = None) -> i
                 after={"activated": n},
             )
     return n
+
+
+# --- Photos --------------------------------------------------------------------------------------------
+
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_MAX_PER_PRODUCT = 12
+PHOTO_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+def _photo_inspect(image) -> tuple[str, int, int]:
+    """(content type, width, height) of an uploaded image; ValidationError on the ``image`` field when it is
+    too big, not an image, or not a JPEG, PNG, WebP or GIF."""
+    from PIL import Image, UnidentifiedImageError
+
+    size = getattr(image, "size", None) or 0
+    if size > PHOTO_MAX_BYTES:
+        raise ValidationError({"image": [f"The photo is {size / 1048576:.1f} MB; the limit is 5 MB."]})
+    if size == 0:
+        raise ValidationError({"image": ["The file is empty."]})
+    try:
+        image.seek(0)
+        with Image.open(image) as im:
+            fmt = im.format or ""
+            width, height = im.size
+            im.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValidationError(
+            {"image": ["That file is not an image we can read (JPEG, PNG, WebP or GIF)."]}
+        ) from exc
+    finally:
+        image.seek(0)
+    if fmt not in PHOTO_FORMATS:
+        raise ValidationError(
+            {"image": [f"{fmt or 'That'} images are not accepted: use JPEG, PNG, WebP or GIF."]}
+        )
+    if width > 10000 or height > 10000:
+        raise ValidationError({"image": ["The photo is larger than 10,000 pixels on a side."]})
+    return PHOTO_FORMATS[fmt], width, height
+
+
+def _photo_row_for_primary(product: Product) -> None:
+    """A photo uploaded through the product form is the primary photo and one of the product's photos."""
+    from inventory.models import ProductPhoto
+
+    if product.photo and not ProductPhoto.objects.filter(product=product, image=product.photo.name).exists():
+        ProductPhoto.objects.create(
+            merchant_id=product.merchant_id, product=product, image=product.photo.name
+        )
+
+
+def product_photo_add(*, product: Product, image, primary: bool = False):
+    """Adds a photo to a product. The first photo (or one added with ``primary``) becomes the product's
+    ``photo``, the one pick and pack screens show."""
+    from inventory.models import ProductPhoto
+
+    content_type, width, height = _photo_inspect(image)
+    with transaction.atomic():
+        locked = Product.objects.select_for_update().get(pk=product.pk)
+        if ProductPhoto.objects.filter(product=locked).count() >= PHOTO_MAX_PER_PRODUCT:
+            raise ValidationError(
+                {"image": [f"A product has at most {PHOTO_MAX_PER_PRODUCT} photos; delete one first."]}
+            )
+        photo = ProductPhoto(
+            merchant_id=locked.merchant_id,
+            product=locked,
+            width=width,
+            height=height,
+            content_type=content_type,
+            size_bytes=getattr(image, "size", 0) or 0,
+        )
+        photo.image.save(getattr(image, "name", "photo") or "photo", image, save=False)
+        photo.save()
+        make_primary = primary or not locked.photo
+        if make_primary:
+            locked.photo.name = photo.image.name
+            locked.save(update_fields=["photo", "updated_at"])
+            product.photo.name = photo.image.name
+        audit_record(
+            obj_type="product",
+            obj_id=locked.pk,
+            action="photo_add",
+            merchant_id=locked.merchant_id,
+            after={"photo_id": photo.pk, "file": photo.image.name, "primary": make_primary},
+        )
+    return photo
+
+
+def product_photo_delete(*, photo) -> None:
+    """Removes a photo (and its file). When it was the product's primary photo, the oldest remaining one
+    takes its place (or the product has none)."""
+    from inventory.models import ProductPhoto
+
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=photo.product_id)
+        name = photo.image.name
+        ProductPhoto.objects.filter(pk=photo.pk).delete()
+        if product.photo.name == name:
+            nxt = ProductPhoto.objects.filter(product=product).order_by("created_at", "pk").first()
+            product.photo.name = nxt.image.name if nxt else ""
+            product.save(update_fields=["photo", "updated_at"])
+        audit_record(
+            obj_type="product",
+            obj_id=product.pk,
+            action="photo_delete",
+            merchant_id=product.merchant_id,
+            before={"photo_id": photo.pk, "file": name},
+        )
+        storage = photo.image.storage
+        transaction.on_commit(partial(_delete_file, storage=storage, name=name))
+
+
+def _delete_file(*, storage, name: str) -> None:
+    from inventory.models import ProductPhoto
+
+    if (
+        name
+        and not ProductPhoto.objects.filter(image=name).exists()
+        and not Product.objects.filter(photo=name).exists()
+    ):
+        storage.delete(name)

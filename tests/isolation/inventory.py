@@ -103,3 +103,31 @@ CASES.append(
         api_writes=[("post", lambda t: f"/app/warehouse/kits/{t.pk}/cancel/", {})],
     )
 )
+
+
+def _photo(merchant):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    product = services.product_create(merchant=merchant, sku=f"ISO-PHOTO-{merchant.slug}", name="photo")
+    return services.product_photo_add(
+        product=product, image=SimpleUploadedFile("iso.png", buf.getvalue(), content_type="image/png")
+    )
+
+
+CASES.append(
+    Case(
+        name="product photo",
+        make=_photo,
+        marker=lambda ph: ph.image.name,
+        api_detail=lambda ph: f"/api/v1/products/{ph.product.sku}/photos/{ph.pk}/",
+        api_writes=[
+            ("delete", lambda ph: f"/api/v1/products/{ph.product.sku}/photos/{ph.pk}/", {}),
+            ("post", lambda ph: f"/api/v1/products/{ph.product.sku}/photos/", {}),
+        ],
+    )
+)
