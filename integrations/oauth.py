@@ -15,6 +15,7 @@ import time
 
 from django.db import transaction
 
+from fulfil.audit import audit_record
 from integrations import services
 from integrations.base import ConnectionCheck, ProviderError
 from integrations.models import ChannelConnection
@@ -119,6 +120,14 @@ def channel_authorized(
                 "refresh_token_expires_at",
                 "updated_at",
             ]
+        )
+        audit_record(
+            obj_type="channel_connection",
+            obj_id=conn.pk,
+            action="channel.authorised",
+            merchant_id=conn.merchant_id,
+            after={"platform": platform, "account_id": account_id, "scopes": scopes},
+            message=f"{conn.get_platform_display()} authorised Fulfil (tokens stored encrypted)",
         )
     try:
         check = services.connection_test(connection=conn, connector=connector)

@@ -96,6 +96,11 @@ def test_amazon_consent_connects_the_seller(client_a, amazon, merchant_a):
     assert creds["refresh_token"].startswith("Atzr|")
     assert "Atzr|" not in raw_column(conn.pk, "credentials")  # encrypted at rest
     assert amazon.auth_codes == {}  # the code was exchanged (and cannot be again)
+    from fulfil.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="channel.authorised", object_id=str(conn.pk))
+    assert entry.after == {"platform": "amazon", "account_id": "A2SELLERTEST", "scopes": ""}
+    assert "Atzr" not in str(entry.after) + entry.message
 
 
 def test_amazon_callback_with_a_forged_state_is_refused_and_stores_nothing(client_a, amazon):
