@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from accounts.models import Merchant
 from fulfil.audit import actor_for_request, audit_context
 from fulfil.tenancy import get_for_merchant_or_404, merchant_required
 from inventory.models import Product, Warehouse
@@ -103,18 +105,58 @@ def kit_request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Warehouse staff --------------------------------------------------------------------------------------
 
 
+class OperatorKitRequestForm(forms.Form):
+    merchant = forms.CharField(max_length=80, label="Merchant (slug)")
+    kit = forms.CharField(max_length=64, label="Kit SKU")
+    quantity = forms.IntegerField(min_value=1, max_value=10000)
+
+
 @operator_required
 def kit_floor(request: HttpRequest) -> HttpResponse:
+    """Open build-kit tasks of the current warehouse; managers may also ask for kits on a merchant's behalf."""
     wh = pick_warehouse(request)
     if wh is None:
         no_floor = request.user.works_everywhere or request.user.warehouse_codes
         error = "No warehouse is set up yet." if no_floor else NO_ASSIGNMENT
         return TemplateResponse(request, "warehouse/kits_floor.html", {"error": error})
+    form = OperatorKitRequestForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if not request.user.is_warehouse_manager:
+            raise PermissionDenied("Managers ask for kits to be built.")
+        if form.is_valid():
+            merchant = Merchant.objects.filter(slug=form.cleaned_data["merchant"]).first()
+            kit = (
+                Product.objects.filter(merchant=merchant, sku=form.cleaned_data["kit"], is_kit=True).first()
+                if merchant
+                else None
+            )
+            if kit is None:
+                form.add_error("kit", "No such kit for that merchant.")
+            else:
+                try:
+                    with audit_context(actor_for_request(request)):
+                        kitting.kit_task_create(
+                            merchant=merchant,
+                            kit=kit,
+                            warehouse=wh,
+                            quantity=form.cleaned_data["quantity"],
+                            user=request.user,
+                        )
+                except WarehouseError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(
+                        request, f"Task added: build {form.cleaned_data['quantity']} × {kit.sku}."
+                    )
+                    return redirect("warehouse:kit_floor")
+        status = 400
     tasks = KitBuildTask.objects.filter(warehouse=wh, status=KitBuildTask.Status.OPEN).select_related(
         "kit", "merchant"
     )
     page = Paginator(tasks, 25).get_page(request.GET.get("page"))
-    return TemplateResponse(request, "warehouse/kits_floor.html", {"wh": wh, "tasks": page})
+    ctx = {"wh": wh, "tasks": page, "form": form}
+    return TemplateResponse(request, "warehouse/kits_floor.html", ctx, status=status)
 
 
 def _staff_task(request: HttpRequest, pk: int) -> KitBuildTask:

@@ -179,3 +179,31 @@ def test_an_order_for_kits_picks_a_built_kit_as_the_kit_and_the_rest_as_componen
     assert on_hand(products["TEE"], wh) == 18
     assert on_hand(products["MUG"], wh) == 16
     assert ledger_drift(merchant_id=merchant_a.pk) == []
+
+
+def test_a_manager_asks_for_kits_for_a_merchant_an_associate_cannot(
+    client, merchant_a, wh, kit, manager, associate
+):
+    client.force_login(associate)
+    refused = client.post(
+        "/app/warehouse/kits/floor/", {"merchant": merchant_a.slug, "kit": "GIFTSET", "quantity": 3}
+    )
+    assert refused.status_code == 403
+    assert KitBuildTask.objects.count() == 0
+    client.force_login(manager)
+    bad = client.post(
+        "/app/warehouse/kits/floor/", {"merchant": merchant_a.slug, "kit": "TEE", "quantity": 3}
+    )
+    assert bad.status_code == 400
+    ok = client.post(
+        "/app/warehouse/kits/floor/", {"merchant": merchant_a.slug, "kit": "GIFTSET", "quantity": 3}
+    )
+    assert ok.status_code == 302
+    task = KitBuildTask.objects.get()
+    assert (task.merchant_id, task.warehouse_id, task.quantity, task.requested_by_id) == (
+        merchant_a.pk,
+        wh.pk,
+        3,
+        manager.pk,
+    )
+    assert b"GIFTSET" in client.get("/app/warehouse/kits/floor/").content
