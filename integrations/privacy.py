@@ -149,15 +149,22 @@ def privacy_status(*, request: PrivacyRequest) -> str:
     """Plain words for the privacy page."""
     if request.kind == K.DATA_REQUEST:
         return "Answered — download the export and send it to the customer"
-    if request.deferred_order_ids and not request.completed_at:
-        from orders.services.redaction import redaction_state
+    from orders.services.redaction import redaction_state
 
-        state = redaction_state(order_ids=request.deferred_order_ids)
-        waiting = [pk for pk in request.deferred_order_ids if state.get(pk) != "redacted"]
-        if waiting:
-            return f"{len(waiting)} orders still in flight — erased as soon as they ship"
-        return "Done — personal data erased"
-    if request.completed_at:
+    pks = list(request.deferred_order_ids or [])
+    if not pks and request.order_ids:  # requests recorded by the inbox's own handler: find our orders
+        from orders.models import Order
+
+        pks = list(
+            Order.objects.filter(
+                merchant_id=request.merchant_id, channel=request.platform, external_id__in=request.order_ids
+            ).values_list("pk", flat=True)
+        )
+    state = redaction_state(order_ids=pks) if pks else {}
+    waiting = [pk for pk in pks if state.get(pk) == "deferred"]
+    if waiting:
+        return f"{len(waiting)} orders still in flight — erased as soon as they ship"
+    if request.completed_at or (pks and all(state.get(pk) == "redacted" for pk in pks)):
         return "Done — personal data erased"
     return "Recorded"
 

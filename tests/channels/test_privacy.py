@@ -261,3 +261,37 @@ def test_unknown_kind_is_refused_and_records_nothing(shopify_conn):
     with pytest.raises(ValueError):
         privacy.privacy_request_process(connection=shopify_conn, kind="forget_everything", event_id="x")
     assert PrivacyRequest.objects.count() == 0
+
+
+def test_redact_webhook_for_an_order_in_flight_shows_it_waiting_then_done(
+    client, client_a, shopify_conn, shopify_secret, django_capture_on_commit_callbacks
+):
+    packed = shop_order(shopify_conn, "7001", status=S.PACKED)
+    payload = {
+        "shop_id": 954889,
+        "shop_domain": shopify_conn.account_id,
+        "customer": {"id": 191167, "email": EMAIL},
+        "orders_to_redact": [7001],
+    }
+    deliver(
+        client,
+        shopify_conn,
+        shopify_secret,
+        "customers/redact",
+        payload,
+        "ev-r7",
+        django_capture_on_commit_callbacks,
+    )
+    packed.refresh_from_db()
+    assert packed.ship_to_name == "Bob Norman"  # the warehouse still ships it
+    req = PrivacyRequest.objects.get()
+    assert privacy.privacy_status(request=req) == "1 orders still in flight — erased as soon as they ship"
+    assert (
+        "1 orders still in flight"
+        in client_a.get(f"/app/integrations/{shopify_conn.pk}/privacy/").content.decode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        order_mark_shipped(order=packed)
+    packed.refresh_from_db()
+    assert (packed.ship_to_name, packed.customer_email) == (REDACTED, "")
+    assert privacy.privacy_status(request=req) == "Done — personal data erased"
