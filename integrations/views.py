@@ -187,7 +187,8 @@ def oauth_callback(request, platform: str):
             platform=platform,
             state=params.get("state", ""),
         )
-        if params.get("error") or not (params.get("spapi_oauth_code") or params.get("code")):
+        code_param = "spapi_oauth_code" if platform == "amazon" else "code"
+        if params.get("error") or not params.get(code_param):
             raise oauth.OAuthRefused(
                 f"{label} did not authorise Fulfil ({params.get('error_description') or params.get('error') or 'no code'})"
                 " — nothing was connected. You can try again any time."

@@ -197,3 +197,13 @@ def test_without_app_credentials_the_page_says_so(client_a, settings):
     response = client_a.post("/app/integrations/oauth/amazon/start/", {"marketplace": "US"})
     assert response.status_code == 302
     assert response["Location"] == "/app/integrations/connect/amazon/"
+
+
+def test_amazon_callback_without_its_code_connects_nothing(client_a, amazon):
+    _location, query = consent(client_a, "amazon", marketplace="US")
+    response = client_a.get(
+        f"/app/integrations/oauth/amazon/callback/?state={query['state']}&code=x&selling_partner_id=A2SELLERTEST"
+    )
+    assert response.status_code == 400
+    assert "Amazon did not authorise Fulfil (no code)" in response.content.decode()
+    assert ChannelConnection.objects.count() == 0
