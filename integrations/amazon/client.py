@@ -50,7 +50,7 @@ def lwa_client_for(base_url: str) -> type[AccessTokenClient]:
 @register
 class AmazonChannel:
     platform: ClassVar[str] = "amazon"
-    auth: ClassVar[str] = "keys"
+    auth: ClassVar[str] = "oauth"  # consent screen; pasting a refresh token is the advanced path
     account_label: ClassVar[str] = "Seller ID (merchant token)"
     credential_fields: ClassVar[tuple[tuple[str, str], ...]] = (
         ("refresh_token", "LWA refresh token (from authorising the Fulfil app)"),

@@ -41,7 +41,7 @@ class EbayChannel(HttpChannel):
     platform: ClassVar[str] = "ebay"
     default_base_url: ClassVar[str] = BASE_URL
     refresh_margin: ClassVar[timedelta] = REFRESH_MARGIN
-    auth: ClassVar[str] = "keys"
+    auth: ClassVar[str] = "oauth"  # consent screen; pasting a refresh token is the advanced path
     account_label: ClassVar[str] = "eBay user ID"
     credential_fields: ClassVar[tuple[tuple[str, str], ...]] = (
         ("refresh_token", "OAuth refresh token (from authorising Fulfil on eBay)"),

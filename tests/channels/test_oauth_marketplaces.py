@@ -207,3 +207,10 @@ def test_amazon_callback_without_its_code_connects_nothing(client_a, amazon):
     assert response.status_code == 400
     assert "Amazon did not authorise Fulfil (no code)" in response.content.decode()
     assert ChannelConnection.objects.count() == 0
+
+
+def test_integrations_page_offers_sign_in_for_the_marketplaces(client_a):
+    page = client_a.get("/app/integrations/").content.decode()
+    assert "Sign in with Amazon — no keys to copy." in page
+    assert "Sign in with eBay — no keys to copy." in page
+    assert "Paste the API keys from your Walmart account." in page
