@@ -33,8 +33,12 @@ run: demo
 	@echo ""
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
+# Two workers, as in production: the `inbox` queue (webhook orders into the book) has a worker of its own, so
+# outbox handlers and order processing in the default queue never delay an import.
 worker: install
-	$(BIN)/celery -A fulfil worker -B -l info
+	$(BIN)/celery -A fulfil worker -Q inbox -c 1 -n inbox@%h -l info & inbox=$$!; \
+	trap 'kill $$inbox 2>/dev/null' EXIT; \
+	$(BIN)/celery -A fulfil worker -B -Q celery -n main@%h -l info
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \

@@ -1,10 +1,17 @@
-"""Webhook intake benchmark: the app under gunicorn on loopback, a Celery worker, and a load generator posting
-signed Shopify ``orders/create`` webhooks (10% re-deliveries of an already-sent event) for BENCH_SECONDS
-(default 30). Accepting means the inbox row is committed in Postgres before the 200.
+"""Webhook intake benchmark: the app under gunicorn on loopback, Celery workers started as production starts
+them (one for the ``inbox`` queue — the drain that imports webhook orders — and one for everything else:
+order processing, outbox handlers), and a load generator posting signed Shopify ``orders/create`` webhooks
+(10% re-deliveries of an already-sent event) for BENCH_SECONDS (default 30). Accepting means the inbox row is
+committed in Postgres before the 200; the request never imports (it kicks the drain).
 
-Prints {"bench": "webhooks", "accepted_per_s", "p99_ms", "orders_created", "duplicates_created", "lost" (accepted
-but not stored), "not_yet_in_book" (stored, still queued when we stopped waiting — BENCH_DRAIN_WAIT, 240 s),
-"book_complete_s" (seconds after the load ended until every accepted webhook was an order)}.
+Prints one JSON line: "accepted_per_s", "p99_ms", "orders_created", "duplicates_created", "lost" (accepted but
+not stored), "not_yet_in_book" (stored, still queued when we stopped waiting — BENCH_DRAIN_WAIT, 240 s),
+"book_complete_after_load_s" (seconds after the load ended until every accepted webhook was an order in the
+merchant's book), "processed_after_load_s" (… until every one of them was also validated/allocated, i.e. no
+longer 'new'; BENCH_PROCESS_WAIT, 90 s, else null with "unprocessed" left), and CPU figures: from /proc,
+"web_cpu_ms_per_webhook" (gunicorn), "inbox_worker_cpu_ms_per_order" and "other_worker_cpu_ms_per_order"
+up to the book being complete; and "cost" — load-independent CPU ms and queries per webhook/order measured
+in one quiet process afterwards (bench/_webhook_costs.py; BENCH_COST_N, 1000; 0 skips it).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from _common import ROOT, emit, percentile, setup
 
 SECRET = "bench-shopify-app-secret"
 SHOP = "bench-store.myshopify.com"
+COST_SHOP = "bench-costs.myshopify.com"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 CONNECTIONS_PER_CLIENT = int(os.environ.get("BENCH_CONNS", "4"))
@@ -37,6 +45,22 @@ REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 # Offered load in webhooks/s for the whole generator (0: as fast as the server answers, the default). A paced
 # run shows whether a rate is sustained end to end: accepted, and in the book within seconds of the load.
 RATE = float(os.environ.get("BENCH_RATE", "0"))
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_ms(pid: int) -> float:
+    """CPU ms (user + system) of a process and its live children (gunicorn's or Celery's workers)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) * TICK_MS
+    return total
 
 
 def free_port() -> int:
@@ -185,6 +209,25 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
     out.put(results)
 
 
+def costs(env: dict, n: int) -> dict | None:
+    """Load-independent CPU ms and queries per webhook/order, measured in one process after the run."""
+    if n <= 0:
+        return None
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "_webhook_costs.py"), COST_SHOP, str(n)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    try:
+        return json.loads(run.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"error": run.stderr[-500:]}
+
+
 def main() -> None:
     url = setup("webhooks")
     import redis
@@ -198,6 +241,10 @@ def main() -> None:
     merchant = Merchant.objects.create(name="Bench Co", slug="bench-co")
     ChannelConnection.objects.create(
         merchant=merchant, platform="shopify", account_id=SHOP, status="active", import_from=None
+    )
+    other = Merchant.objects.create(name="Bench Costs Co", slug="bench-costs-co")  # for the cost figures
+    ChannelConnection.objects.create(
+        merchant=other, platform="shopify", account_id=COST_SHOP, status="active", import_from=None
     )
     connection.close()
 
@@ -240,7 +287,8 @@ def main() -> None:
         )
         procs.append(web)
 
-        def start_worker():
+        def start_worker(queue: str, concurrency: str):
+            # as production runs them (Makefile `worker`, docker-compose): one worker per queue
             worker = subprocess.Popen(
                 [
                     sys.executable,
@@ -249,15 +297,17 @@ def main() -> None:
                     "-A",
                     "fulfil",
                     "worker",
+                    "-Q",
+                    queue,
                     "-l",
                     "warning",
                     "-c",
-                    os.environ.get("BENCH_CELERY_CONCURRENCY", "2"),
+                    concurrency,
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
                     "-n",
-                    f"bench-{port}@%h",
+                    f"bench-{queue}-{port}@%h",
                 ],
                 cwd=ROOT,
                 env=env,
@@ -266,10 +316,17 @@ def main() -> None:
                 stderr=subprocess.DEVNULL,
             )
             procs.append(worker)
+            return worker
+
+        workers: dict[str, subprocess.Popen] = {}
+
+        def start_workers():
+            workers["inbox"] = start_worker("inbox", os.environ.get("BENCH_INBOX_CONCURRENCY", "1"))
+            workers["celery"] = start_worker("celery", os.environ.get("BENCH_CELERY_CONCURRENCY", "2"))
 
         intake_only = os.environ.get("BENCH_WORKER_AFTER") == "1"  # measure the accept path alone
         if not intake_only:
-            start_worker()
+            start_workers()
         for _ in range(100):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -291,6 +348,7 @@ def main() -> None:
             conn.getresponse().read()
             conn.close()
 
+        cpu0 = {name: tree_cpu_ms(p.pid) for name, p in (("web", web), *workers.items())}
         out: mp.Queue = mp.Queue()
         deadline = time.time() + SECONDS
         started = time.time()
@@ -303,23 +361,33 @@ def main() -> None:
         for c in clients:
             c.join()
         load_end = time.time()
+        web_cpu = tree_cpu_ms(web.pid) - cpu0["web"]
         if intake_only:
-            start_worker()
+            start_workers()
+            cpu0.update({name: tree_cpu_ms(p.pid) for name, p in workers.items()})
         elapsed = load_end - started
 
         accepted = [r for r in results if r[2] == 200]
         unique = {r[0] for r in accepted}
         latencies = [r[1] for r in results]
         connection.connect()
-        complete_at = None
+        mine = Order.objects.filter(merchant=merchant, channel="shopify")
+        complete_at = processed_at = None
+        cpu_book: dict[str, float] = {}
         while time.time() - load_end < float(os.environ.get("BENCH_DRAIN_WAIT", "240")):
-            done = Order.objects.filter(merchant=merchant, channel="shopify").count()
-            if done >= len(unique):
+            if mine.count() >= len(unique):
                 complete_at = time.time()
+                cpu_book = {name: tree_cpu_ms(p.pid) - cpu0[name] for name, p in workers.items()}
+                break
+            time.sleep(0.1)
+        while complete_at and time.time() - load_end < float(os.environ.get("BENCH_PROCESS_WAIT", "90")):
+            if not mine.filter(status="new").exists():
+                processed_at = time.time()
                 break
             time.sleep(0.25)
-        orders = Order.objects.filter(merchant=merchant, channel="shopify")
-        for p in procs:  # stop the app and the worker first: the figures below are one consistent snapshot
+        unprocessed = mine.filter(status="new").count()
+        orders = mine
+        for p in procs:  # stop the app and the workers first: the figures below are one consistent snapshot
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGTERM)
         for p in procs:
@@ -351,7 +419,18 @@ def main() -> None:
                 "lost": len({f"evt-{n}" for n in unique} - stored),
                 # accepted and stored, but not yet an order when we stopped waiting (still in the queue)
                 "not_yet_in_book": len(unique - in_book),
-                "book_complete_s": round(complete_at - load_end, 1) if complete_at else None,
+                "book_complete_after_load_s": round(complete_at - load_end, 1) if complete_at else None,
+                "processed_after_load_s": round(processed_at - load_end, 1) if processed_at else None,
+                "unprocessed": unprocessed,
+                "web_cpu_ms_per_webhook": round(web_cpu / max(len(results), 1), 3),
+                **{
+                    f"{name if name == 'inbox' else 'other'}_worker_cpu_ms_per_order": round(
+                        ms / max(created, 1), 3
+                    )
+                    for name, ms in cpu_book.items()
+                },
+                "cost": costs(env, int(os.environ.get("BENCH_COST_N", "1000"))),
+                "load_avg_1m": round(os.getloadavg()[0], 2),
             }
         )
     finally:

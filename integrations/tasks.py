@@ -33,10 +33,12 @@ def inbox_process(*, inbox_id: int) -> str:
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
 def inbox_drain() -> int:
+    """Runs in the ``inbox`` queue (``fulfil.celery``): a worker of its own, so imports wait for nothing."""
     from fulfil.celery import app
+    from integrations import inbox
 
     # Eager (tests, embedded dev): run through once, inline, without waiting for stragglers.
-    return services.inbox_drain(idle_seconds=0 if app.conf.task_always_eager else 1.2)
+    return inbox.inbox_drain(idle_seconds=0 if app.conf.task_always_eager else inbox.IDLE_SECONDS)
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
@@ -81,10 +83,13 @@ def reconcile_all() -> int:
 
 @shared_task(acks_late=True, time_limit=120)
 def sweep() -> dict:
-    """Periodic: re-enqueue inbox rows and pushes left pending (a killed worker, a flushed Redis)."""
+    """Periodic: re-enqueue inbox rows and pushes left pending (a killed worker, a flushed Redis): pending
+    inbox rows go to a drain (a backlog is not split into one task per row), failed ones one by one."""
+    from integrations import inbox
+
     inbox_ids, push_ids = services.sweep_due()
-    for pk in inbox_ids:
-        inbox_process.delay(inbox_id=pk)
+    if inbox_ids:
+        inbox.inbox_sweep(ids=inbox_ids)
     for pk in push_ids:
         push_send.delay(push_id=pk)
     return {"inbox": len(inbox_ids), "pushes": len(push_ids)}

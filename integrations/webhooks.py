@@ -1,11 +1,19 @@
 """Webhook receivers and OAuth callbacks: verify, store durably, answer. Never process inline.
 
 The accept path is one HMAC check and one INSERT … ON CONFLICT DO NOTHING (the row is committed before the
-2xx — autocommit), then the processing task is enqueued on commit. A bad signature is a 401 and stores
-nothing."""
+2xx — autocommit), then a drain is kicked on commit (``integrations.inbox``). A bad signature is a 401 and
+stores nothing.
+
+``WebhookFastPathMiddleware`` (first after ``SecurityMiddleware`` in settings) answers the platforms' POSTs
+itself: no session, auth, CSRF, messages, tenancy or URL resolution of the whole site — none of which a
+signed machine-to-machine POST uses."""
 
 from __future__ import annotations
 
+import re
+
+from django.db import InterfaceError, OperationalError
+from django.db import connection as db
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
@@ -31,8 +39,27 @@ KEPT_HEADERS = (
 )
 
 
+_META_KEYS = tuple((h, "HTTP_" + h.upper().replace("-", "_")) for h in KEPT_HEADERS)
+
+
 def _kept(request) -> dict:
-    return {h: request.headers[h] for h in KEPT_HEADERS if h in request.headers}
+    meta = request.META
+    return {h: meta[key] for h, key in _META_KEYS if key in meta}
+
+
+def _accept(**kwargs) -> int | None:
+    """``webhook_accept`` without Django's per-request connection health check (a ``SELECT 1`` round trip
+    before every INSERT, CONN_HEALTH_CHECKS): the INSERT itself is the check — on a connection that turns out
+    dead it is retried once on a fresh one, which is what the health check would have given us."""
+    if db.connection is not None and not db.in_atomic_block:
+        db.health_check_done = True
+    try:
+        return services.webhook_accept(**kwargs)
+    except (InterfaceError, OperationalError):
+        if db.in_atomic_block:
+            raise
+        db.close()
+        return services.webhook_accept(**kwargs)
 
 
 @csrf_exempt
@@ -45,7 +72,7 @@ def shopify_webhook(request):
         )
     except WebhookSignatureError:
         return HttpResponse("invalid signature", status=401)
-    services.webhook_accept(platform="shopify", webhook=hook, body=body, headers=_kept(request))
+    _accept(platform="shopify", webhook=hook, body=body, headers=_kept(request))
     return HttpResponse("ok")
 
 
@@ -67,7 +94,7 @@ def shopify_fulfillment_service(request):
     hook = type(hook)(
         event_id=f"fsn:{uuid.uuid4()}", topic="fulfillment_service/notification", account_id=hook.account_id
     )
-    services.webhook_accept(platform="shopify", webhook=hook, body=body, headers=_kept(request))
+    _accept(platform="shopify", webhook=hook, body=body, headers=_kept(request))
     return HttpResponse("ok")
 
 
@@ -90,9 +117,7 @@ def woocommerce_webhook(request, connection_id: int):
         )
     except WebhookSignatureError:
         return HttpResponse("invalid signature", status=401)
-    services.webhook_accept(
-        platform="woocommerce", webhook=hook, body=body, headers=_kept(request), connection_id=conn.pk
-    )
+    _accept(platform="woocommerce", webhook=hook, body=body, headers=_kept(request), connection_id=conn.pk)
     return HttpResponse("ok")
 
 
@@ -122,3 +147,33 @@ def shopify_oauth_callback(request):
             connection=conn, access_token=token.get("access_token", ""), scopes=token.get("scope", "")
         )
     return redirect("integrations:detail", pk=conn.pk)
+
+
+_WOO = re.compile(r"woocommerce/webhooks/(?P<connection_id>[0-9]+)/")
+FAST_PATHS = {
+    "shopify/webhooks/": shopify_webhook,
+    "shopify/fulfillment-service/fulfillment_order_notification": shopify_fulfillment_service,
+}
+
+
+class WebhookFastPathMiddleware:
+    """Serves the sales-channel webhook receivers (``webhook_urls``, mounted at /integrations/) before the
+    rest of the middleware stack and the site's URL resolver. Every other path — the OAuth callback included,
+    which needs the signed-in user — goes on as usual."""
+
+    prefix = "/integrations/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if path.startswith(self.prefix):
+            rest = path[len(self.prefix) :]
+            view = FAST_PATHS.get(rest)
+            if view is not None:
+                return view(request)
+            match = _WOO.fullmatch(rest)
+            if match is not None:
+                return woocommerce_webhook(request, int(match["connection_id"]))
+        return self.get_response(request)
