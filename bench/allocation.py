@@ -72,8 +72,10 @@ def worker(n: int, product_ids: list[int], merchant_id: int, warehouse_id: int, 
     reserve_ms: list[float] = []
     release_ms: list[float] = []
     i = 0
+    backend = _backend_pid()
     ready.release()
     go.wait()
+    cpu0, pg0 = time.process_time(), _proc_cpu(backend)
     deadline = time.time() + SECONDS
     while time.time() < deadline:
         pid = product_ids[min(bisect.bisect_left(cdf, rng.random()), len(product_ids) - 1)]
@@ -89,10 +91,30 @@ def worker(n: int, product_ids: list[int], merchant_id: int, warehouse_id: int, 
             t0 = time.perf_counter()
             stock_release(merchant=merchant_id, reference=held.pop(0))
             release_ms.append((time.perf_counter() - t0) * 1000)
+    cpu, pg = time.process_time() - cpu0, _proc_cpu(backend) - pg0
     connections.close_all()
     from inventory.locks import RETRIES
 
-    q.put((reserve_ms, release_ms, RETRIES["n"]))
+    q.put((reserve_ms, release_ms, RETRIES["n"], cpu, pg))
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a local process — the worker's Postgres backend; NaN when Postgres is not
+    on this machine (or /proc is not readable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _flush_broker() -> None:
@@ -153,9 +175,11 @@ def main() -> None:
         p.join(30)
     elapsed = max(time.time() - start, SECONDS) if results else SECONDS
     elapsed = SECONDS  # every worker ran exactly SECONDS after the common start
-    reserve_ms = [x for r, _, _ in results for x in r]
-    release_ms = [x for _, r, _ in results for x in r]
-    retries = sum(n for _, _, n in results)
+    reserve_ms = [x for r, *_ in results for x in r]
+    release_ms = [x for _, r, *_ in results for x in r]
+    retries = sum(r[2] for r in results)
+    worker_cpu = sum(r[3] for r in results)
+    pg_cpu = sum(r[4] for r in results)
 
     oversold = 0
     allocated = {
@@ -184,6 +208,10 @@ def main() -> None:
             "workers": WORKERS,
             "skus": SKUS,
             "seconds": round(elapsed, 1),
+            # load-independent figures: CPU per reservation (its reserve plus the release of one held earlier)
+            # in the 16 worker processes and in their Postgres backends
+            "worker_cpu_ms_per_res": round(worker_cpu * 1000 / max(1, len(reserve_ms)), 3),
+            "pg_cpu_ms_per_res": round(pg_cpu * 1000 / max(1, len(reserve_ms)), 3),
             "deadlock_retries": retries,
             "oversold_units": oversold,
             "drift": drift,
