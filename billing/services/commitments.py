@@ -9,6 +9,7 @@ the merchant pays the minimum it committed to, and the discounted rates it alrea
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,8 @@ from billing.models import BillingAccount, ChargeLine, CommitmentPeriod, VolumeC
 from billing.services.cards import account_ensure
 from billing.services.charges import Charge, RatingContext, charges_record
 from fulfil.audit import audit_record
+
+log = logging.getLogger(__name__)
 
 
 def _local_midnight(day, tz: str) -> datetime:
@@ -89,13 +92,20 @@ def commitment_periods_close(
     if merchant_ids is not None:
         merchants = {k: v for k, v in merchants.items() if k in merchant_ids}
     for merchant in merchants.values():
-        first = VolumeCommitment.objects.for_merchant(merchant).order_by("starts_on").first().starts_on
+        commitments = list(VolumeCommitment.objects.for_merchant(merchant))
+        first = min(c.starts_on for c in commitments).replace(day=1)
         this_month, _, _ = selectors.local_month(merchant, now)
+        open_ended = any(c.ends_on is None for c in commitments)
+        last = this_month if open_ended else min(this_month, max(c.ends_on for c in commitments))
         done = set(CommitmentPeriod.objects.for_merchant(merchant).values_list("month", flat=True))
-        month = first.replace(day=1)
-        while month < this_month:
+        month = first
+        while month < last:
             if month not in done:
-                period = commitment_period_close(merchant=merchant, month_start=month, now=now)
+                try:
+                    period = commitment_period_close(merchant=merchant, month_start=month, now=now)
+                except Exception:  # one merchant's failure never blocks the others (or the invoice run)
+                    log.exception("billing: closing %s's commitment month %s failed", merchant.pk, month)
+                    break
                 if period is not None and period.closed_at == now:
                     closed.append(period.pk)
             month = selectors.month_bounds(month)[1]

@@ -26,6 +26,9 @@ def test_visitor_uses_calculator_and_shares_estimate(page, standard_card):
     # live results (HTMX, 300 ms after typing): the Scale tier applies at 2,500 orders
     page.wait_for_function("document.querySelector('[data-testid=tier]').textContent.trim() === 'Scale'")
     assert "2500" in page.url  # the inputs are in the address bar
+    # both typed fields have been applied (the destinations' update can land after the tier's)
+    page.wait_for_function("location.search.includes('94105')")
+    page.wait_for_load_state("networkidle")
     methods = page.locator("[data-testid=methods] tbody tr")
     assert methods.count() == 8
     assert page.locator("svg.tier-chart circle").count() >= 4
