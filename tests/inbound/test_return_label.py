@@ -43,7 +43,7 @@ def test_portal_buys_the_label_stores_and_shows_it(
     shipment = Shipment.objects.get(pk=rma.label_shipment_id)
     assert shipment.status == Shipment.Status.PURCHASED
     assert shipment.order_id == order.pk
-    assert shipment.idempotency_key == f"return:{order.pk}:portal:k1"
+    assert shipment.idempotency_key == f"return:{order.pk}:portal:{order.pk}:k1"
     assert (rma.label_tracking, rma.label_url) == (shipment.tracking_number, shipment.label_url)
     assert rma.label_tracking
     assert rma.label_url.startswith("http")

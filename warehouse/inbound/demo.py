@@ -61,3 +61,14 @@ def load_demo() -> None:
             items=["Packaging intact", "No scratches or dents", "Powers on", "Label matches SKU"],
             sample_rate_pct=10,
         )
+    from warehouse.inbound.models import ReturnPortalSettings
+
+    if not ReturnPortalSettings.objects.filter(merchant=merchant).exists():
+        services.return_portal_update(
+            merchant=merchant,
+            enabled=True,
+            window_days=30,
+            allowed_reasons=[],
+            prepaid_labels=False,
+            instructions="Pack the items in their original box if you still have it.",
+        )

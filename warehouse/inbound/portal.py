@@ -142,7 +142,8 @@ def order_page(request, token: str):
                     comment=request.POST.get("comment", ""),
                     photo=request.FILES.get("photo"),
                     customer_email=state.get("email", "") or order.ship_to_email or order.customer_email,
-                    request_key=f"portal:{request.POST.get('request_key', '')[:48]}"
+                    # scoped to the order this session proved: a key can only ever return its own RMA
+                    request_key=f"portal:{order.pk}:{request.POST.get('request_key', '')[:40]}"
                     if request.POST.get("request_key")
                     else "",
                 )

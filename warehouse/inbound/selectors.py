@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
@@ -136,51 +137,51 @@ def putaway_suggest_many(
             warehouse_id=warehouse_id, is_active=True, type__in=[Location.Type.PICK, Location.Type.RESERVE]
         )
     }
-    ids = list(locations)
     units = dict(
-        StockQuant.objects.filter(location_id__in=ids, quantity__gt=0)
+        StockQuant.objects.filter(warehouse_id=warehouse_id, quantity__gt=0)
         .values_list("location_id")
         .annotate(n=Sum("quantity"))
         .values_list("location_id", "n")
     )
     holding: dict[int, set[int]] = {}
     for loc_id, pid in StockQuant.objects.filter(
-        location_id__in=ids, product_id__in={p.pk for p, _ in items}, quantity__gt=0
+        warehouse_id=warehouse_id, product_id__in={p.pk for p, _ in items}, quantity__gt=0
     ).values_list("location_id", "product_id"):
-        holding.setdefault(pid, set()).add(loc_id)
-    profiles = {p.location_id: p for p in LocationProfile.objects.filter(location_id__in=ids)}
-    units = {k: int(v) for k, v in units.items()}
+        if loc_id in locations:
+            holding.setdefault(pid, set()).add(loc_id)
+    profiles = {p.location_id: p for p in LocationProfile.objects.filter(location__warehouse_id=warehouse_id)}
+    base: dict[int, putaway.Slot] = {}
+    for loc in locations.values():
+        prof = profiles.get(loc.pk)
+        base[loc.pk] = putaway.Slot(
+            location_id=loc.pk,
+            code=loc.code,
+            type=loc.type,
+            x=loc.x,
+            y=loc.y,
+            capacity=loc.capacity,
+            units=int(units.get(loc.pk, 0)),
+            holds_product=False,
+            cold=bool(getattr(loc, "cold", False) or (prof and prof.cold)),
+            hazmat=bool(getattr(loc, "hazmat", False) or (prof and prof.hazmat)),
+            max_length_mm=prof.max_length_mm if prof else 0,
+            max_width_mm=prof.max_width_mm if prof else 0,
+            max_height_mm=prof.max_height_mm if prof else 0,
+            max_weight_g=prof.max_weight_g if prof else 0,
+        )
     out: list[tuple[str, Location] | None] = []
     xy = (origin.x, origin.y) if origin else (0.0, 0.0)
     for product, quantity in items:
         held = holding.setdefault(product.pk, set())
-        slots = []
-        for loc in locations.values():
-            prof = profiles.get(loc.pk)
-            slots.append(
-                putaway.Slot(
-                    location_id=loc.pk,
-                    code=loc.code,
-                    type=loc.type,
-                    x=loc.x,
-                    y=loc.y,
-                    capacity=loc.capacity,
-                    units=units.get(loc.pk, 0),
-                    holds_product=loc.pk in held,
-                    cold=bool(getattr(loc, "cold", False) or (prof and prof.cold)),
-                    hazmat=bool(getattr(loc, "hazmat", False) or (prof and prof.hazmat)),
-                    max_length_mm=prof.max_length_mm if prof else 0,
-                    max_width_mm=prof.max_width_mm if prof else 0,
-                    max_height_mm=prof.max_height_mm if prof else 0,
-                    max_weight_g=prof.max_weight_g if prof else 0,
-                )
-            )
+        slots = list(base.values())
+        if held:
+            slots = [replace(sl, holds_product=True) if sl.location_id in held else sl for sl in slots]
         best = putaway.suggest(slots, needs=product_needs(product), quantity=quantity, origin=xy)
         if best is None:
             out.append(None)
             continue
         loc_id = best[1].location_id
-        units[loc_id] = units.get(loc_id, 0) + quantity
+        base[loc_id] = replace(base[loc_id], units=base[loc_id].units + quantity)
         held.add(loc_id)
         out.append((best[0], locations[loc_id]))
     return out
