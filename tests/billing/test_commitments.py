@@ -8,7 +8,7 @@ from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing import pricing, selectors, services
@@ -168,3 +168,41 @@ def test_tracker_forecasts_the_shortfall(merchant_a, standard_card, client_a):
     q = selectors.shortfall_quote(merchant_a, date(2025, 3, 1), actual_orders=period.actual_orders)
     assert period.actual_orders == 1560
     assert period.charge_line.amount == q["amount"] == D("1166.00")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tz=st.sampled_from(
+        ["UTC", "America/Los_Angeles", "Pacific/Auckland", "Asia/Kolkata", "Pacific/Honolulu"]
+    ),
+    committed=st.integers(min_value=1, max_value=40),
+    offsets=st.lists(st.integers(min_value=-36 * 60, max_value=36 * 60), max_size=30),
+)
+def test_close_counts_exactly_the_orders_of_the_local_month(tz, committed, offsets, standard_card):
+    """Orders within a day and a half either side of the local month end: the period counts exactly those whose
+    local date is in the month, and bills (committed − counted)+ at the order rate — whatever the time zone."""
+    from tests.factories import MerchantFactory
+
+    merchant = MerchantFactory(timezone=tz)
+    services.commitment_set(merchant=merchant, monthly_orders=committed, starts_on=date(2025, 3, 1))
+    boundary = datetime(2025, 4, 1, tzinfo=ZoneInfo(tz))
+    for i, minutes in enumerate(offsets):
+        at = boundary + timedelta(minutes=minutes)
+        services.charges_record(merchant=merchant, occurred_at=at, charges=[
+            services.Charge(pricing.Activity("fulfillment.order"), f"b{i}", source_label="Order")])  # fmt: skip
+    in_march = sum(1 for m in offsets if m < 0)  # offsets reach back only to March 30th
+    assert (
+        services.commitment_periods_close(now=boundary - timedelta(seconds=1), merchant_ids=[merchant.pk])
+        == []
+    )
+    (pk,) = services.commitment_periods_close(now=boundary + timedelta(days=2), merchant_ids=[merchant.pk])
+    period = CommitmentPeriod.objects.get(pk=pk)
+    assert (period.committed_orders, period.actual_orders) == (committed, in_march)
+    short = max(0, committed - in_march)
+    assert period.shortfall_orders == short
+    if short:
+        assert period.charge_line.amount == D(short) * D(
+            "3.25"
+        )  # Starter: under 500 committed, no prior volume
+    else:
+        assert period.charge_line is None

@@ -187,3 +187,29 @@ def test_payment_method_page_and_pay_button(stripe_settings, client_a, merchant_
     assert response.status_code == 302
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
+
+
+def test_a_setup_intent_of_another_customer_is_refused(stripe_settings, merchant_a, merchant_b):
+    """The card form posts back a SetupIntent id: one created for another merchant's customer saves nothing."""
+    from billing.exceptions import RejectedProviderError
+
+    seti_b, _ = services.setup_intent_start(merchant=merchant_b)
+    with pytest.raises(RejectedProviderError, match="another customer"):
+        services.payment_method_add(
+            merchant=merchant_a, payment_method="pm_card_visa", setup_intent_id=seti_b
+        )
+    assert PaymentMethod.objects.count() == 0
+
+
+def test_a_setup_intent_already_confirmed_by_stripe_js_is_read_not_reconfirmed(stripe_settings, merchant_a):
+    import stripe
+
+    seti, _ = services.setup_intent_start(merchant=merchant_a)
+    stripe.SetupIntent.confirm(
+        seti, payment_method="pm_card_visa"
+    )  # what confirmCardSetup did in the browser
+    method = services.payment_method_add(
+        merchant=merchant_a, payment_method="pm_ignored", setup_intent_id=seti
+    )
+    assert (method.type, method.last4, method.stripe_payment_method_id) == (
+        "card", "4242", stripe.SetupIntent.retrieve(seti).payment_method)  # fmt: skip
