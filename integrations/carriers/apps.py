@@ -11,6 +11,7 @@ class CarriersConfig(AppConfig):
         from fulfil.celery import add_periodic
 
         from . import demo as carriers_demo
+        from . import privacy  # noqa: F401  (registers the order.customer_redacted handler)
 
         add_periodic("carriers-poll-quiet-trackers", "integrations.carriers.tasks.poll_quiet_trackers", 3600)
         demo.register(30, "carriers", carriers_demo.load)
