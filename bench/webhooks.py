@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -411,6 +412,7 @@ def main() -> None:
                 "p50_ms": round(percentile(latencies, 50), 1),
                 "p99_ms": round(percentile(latencies, 99), 1),
                 "errors": len(results) - len(accepted),
+                "error_statuses": dict(Counter(r[2] for r in results if r[2] != 200)),
                 "duplicate_deliveries": sum(1 for r in accepted if r[3]),
                 "inbox_rows": WebhookInbox.objects.count(),
                 "orders_created": created,

@@ -171,9 +171,11 @@ class WebhookFastPathMiddleware:
         if path.startswith(self.prefix):
             rest = path[len(self.prefix) :]
             view = FAST_PATHS.get(rest)
-            if view is not None:
-                return view(request)
-            match = _WOO.fullmatch(rest)
-            if match is not None:
-                return woocommerce_webhook(request, int(match["connection_id"]))
+            match = _WOO.fullmatch(rest) if view is None else None
+            if view is not None or match is not None:
+                response = view(request) if view is not None else woocommerce_webhook(request, int(match[1]))
+                # what CommonMiddleware would add: keep-alive clients need the length (not chunked)
+                if not response.streaming and not response.has_header("Content-Length"):
+                    response.headers["Content-Length"] = str(len(response.content))
+                return response
         return self.get_response(request)
