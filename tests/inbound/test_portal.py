@@ -206,3 +206,13 @@ def test_merchant_sets_up_the_portal(client_a, merchant_a):
     portal.refresh_from_db()
     assert portal.window_days == 45
     assert AuditEntry.objects.filter(object_type="inbound.return_portal").count() == 1
+
+
+def test_api_lists_customer_opened_returns(api_a, merchant_a, products, portal_a, order):
+    services.return_open(merchant=merchant_a, order=order, reason="other", lines=[(products["mug"], 1)])
+    mine = services.return_portal_open(
+        portal=portal_a, order=order, lines=[(products["lamp"], 1)], reason="damaged", request_key="api-1"
+    )
+    body = api_a.get("/api/v1/returns/?opened_by=customer").json()
+    assert [(r["number"], r["opened_by"]) for r in body["results"]] == [(mine.number, "customer")]
+    assert len(api_a.get("/api/v1/returns/").json()["results"]) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
@@ -216,13 +217,27 @@ class PurchaseOrderDetailApi(generics.RetrieveAPIView):
         )
 
 
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, description="open, received, processed or cancelled"),
+            OpenApiParameter(
+                "opened_by", str, description="merchant, or customer (opened on the customer return portal)"
+            ),
+        ]
+    )
+)
 class ReturnListCreateApi(generics.ListCreateAPIView):
     serializer_class = ReturnSerializer
 
     def get_queryset(self):
-        return selectors.return_list(
+        qs = selectors.return_list(
             merchant=self.request.merchant, status=self.request.query_params.get("status", "")
         ).prefetch_related("lines__product", "units__product")
+        opened_by = self.request.query_params.get("opened_by", "")
+        if opened_by:
+            qs = qs.filter(opened_by=opened_by)
+        return qs
 
     @idempotent
     def post(self, request, *args, **kwargs):
