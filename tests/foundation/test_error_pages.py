@@ -37,8 +37,9 @@ def _debug_off(settings):
 
 
 @pytest.mark.django_db
-def test_merchant_on_a_warehouse_floor_screen_gets_the_branded_403(client_a):
-    response = client_a.get("/app/warehouse/inbound/floor/")
+@pytest.mark.parametrize("url", ["/app/warehouse/inbound/floor/", "/app/warehouse/"])
+def test_merchant_on_a_warehouse_floor_screen_gets_the_branded_403(client_a, url):
+    response = client_a.get(url)
     body = response.content.decode()
     assert response.status_code == 403
     assert response["Content-Type"].startswith("text/html")
