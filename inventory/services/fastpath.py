@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import random
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from fulfil import outbox
@@ -96,17 +97,22 @@ class ReleaseResult:
     low_stock_product_ids: list[int]
 
 
-def _execute(sql: str, params: dict):
+def _execute(conn, sql: str, params: dict):
     """One statement as a server-side prepared statement (psycopg prepares it on this connection once and
     reuses the plan: the reserve CTE costs more to plan than to run). Django opens its connections with
     ``prepare_threshold=None``, which makes psycopg ignore ``prepare=True``; the threshold is lifted for this
-    one call only (so the ORM's own statements stay unprepared). Errors are Django's, as from a cursor."""
-    connection.ensure_connection()
-    raw = connection.connection
+    one call only (so the ORM's own statements stay unprepared). One cursor per connection, reused. Errors are
+    Django's, as from a cursor."""
+    conn.ensure_connection()
+    raw = conn.connection
+    cached = _cursors.get(conn)
+    if cached is None or cached[0] is not raw:
+        cached = _cursors[conn] = (raw, psycopg.Cursor(raw))
+    cursor = cached[1]
     threshold = raw.prepare_threshold
     raw.prepare_threshold = _NEVER_BY_COUNT
     try:
-        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        with conn.wrap_database_errors:
             cursor.execute(sql, params, prepare=True)
             return cursor.fetchone()
     finally:
@@ -114,16 +120,18 @@ def _execute(sql: str, params: dict):
 
 
 _NEVER_BY_COUNT = 1 << 30  # a threshold no statement reaches: only ``prepare=True`` prepares
+_cursors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Django connection -> (raw, cursor)
 
 
 def _run(sql: str, params: dict):
-    if connection.in_atomic_block:
+    conn = connections[DEFAULT_DB_ALIAS]  # resolved once (each ``connection.x`` is a thread-local lookup)
+    if conn.in_atomic_block:
         # a savepoint, so a failed statement leaves the caller's transaction usable
         with transaction.atomic():
-            return _execute(sql, params)
+            return _execute(conn, sql, params)
     for attempt in range(ATTEMPTS):  # one autocommit statement: all or nothing, so safe to run again
         try:
-            return _execute(sql, params)
+            return _execute(conn, sql, params)
         except OperationalError as exc:
             if attempt == ATTEMPTS - 1 or not _retryable(exc):
                 raise
