@@ -321,3 +321,74 @@ class InvoicePdfApi(APIView):
         response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{invoice.number}.pdf"'
         return response
+
+
+class ShortfallSerializer(serializers.Serializer):
+    landing_orders = serializers.IntegerField(help_text="the orders the month is assumed to land at")
+    orders_short = serializers.IntegerField()
+    tier = serializers.CharField(
+        help_text="the tier the month is billed at; its per-order rate prices the shortfall"
+    )
+    rate = serializers.CharField()
+    amount = serializers.CharField()
+
+
+class ScenarioSerializer(serializers.Serializer):
+    pct_of_commitment = serializers.IntegerField()
+    landing_orders = serializers.IntegerField()
+    orders_short = serializers.IntegerField()
+    amount = serializers.CharField()
+
+
+class PeriodSerializer(serializers.Serializer):
+    month = serializers.DateField()
+    time_zone = serializers.CharField()
+    committed_orders = serializers.IntegerField()
+    actual_orders = serializers.IntegerField()
+    shortfall_orders = serializers.IntegerField()
+    charge_line_id = serializers.IntegerField(allow_null=True)
+    amount = serializers.CharField(allow_null=True)
+
+
+class VolumeSerializer(serializers.Serializer):
+    month = serializers.DateField(help_text="this month, in the merchant's time zone")
+    month_to_date = serializers.IntegerField()
+    projected = serializers.IntegerField(help_text="where the month lands at this pace")
+    committed = serializers.IntegerField(help_text="committed orders this month, pro-rated by days")
+    tier = serializers.CharField()
+    projected_tier = serializers.CharField()
+    on_track = serializers.BooleanField()
+    currency = serializers.CharField()
+    shortfall = ShortfallSerializer(
+        allow_null=True, help_text="the shortfall charge if the month lands as projected"
+    )
+    scenarios = ScenarioSerializer(many=True)
+    periods = PeriodSerializer(many=True, help_text="the last 12 closed commitment months")
+
+
+class VolumeApi(APIView):
+    @extend_schema(responses={200: VolumeSerializer},
+                   summary="Volume against the commitment: this month's forecast, its shortfall charge, closed months")  # fmt: skip
+    def get(self, request):
+        from billing.models import CommitmentPeriod
+
+        merchant = request.merchant
+        if merchant is None:
+            raise NotFound("Not found.")
+        f = selectors.forecast(merchant)
+        s = f["shortfall"]
+        periods = CommitmentPeriod.objects.for_merchant(merchant).select_related("charge_line")[:12]
+        card = selectors.card_in_force(merchant)
+        return Response({
+            "month": f["month"], "month_to_date": f["month_to_date"], "projected": f["projected"],
+            "committed": f["committed"], "tier": f["tier"], "projected_tier": f["projected_tier"],
+            "on_track": f["on_track"], "currency": card.currency,
+            "shortfall": None if s is None else {"landing_orders": s["actual"], "orders_short": s["shortfall"],
+                                                 "tier": s["tier"], "rate": money(s["rate"]), "amount": money(s["amount"])},
+            "scenarios": [{"pct_of_commitment": r["pct"], "landing_orders": r["orders"], "orders_short": r["shortfall"],
+                           "amount": money(r["amount"])} for r in f["shortfall_scenarios"]],
+            "periods": [{"month": p.month, "time_zone": p.time_zone, "committed_orders": p.committed_orders,
+                         "actual_orders": p.actual_orders, "shortfall_orders": p.shortfall_orders,
+                         "charge_line_id": p.charge_line_id,
+                         "amount": money(p.charge_line.amount) if p.charge_line else None} for p in periods],
+        })  # fmt: skip

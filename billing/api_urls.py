@@ -8,4 +8,5 @@ urlpatterns = [
     path("invoices/", api.InvoiceListApi.as_view(), name="invoices"),
     path("invoices/<int:pk>/", api.InvoiceDetailApi.as_view(), name="invoice"),
     path("invoices/<int:pk>/pdf/", api.InvoicePdfApi.as_view(), name="invoice-pdf"),
+    path("volume/", api.VolumeApi.as_view(), name="volume"),
 ]

@@ -206,3 +206,24 @@ def test_close_counts_exactly_the_orders_of_the_local_month(tz, committed, offse
         )  # Starter: under 500 committed, no prior volume
     else:
         assert period.charge_line is None
+
+
+def test_volume_api_tracks_the_commitment_and_its_shortfall(merchant_a, api_a, standard_card):
+    from django.utils import timezone
+
+    this_month = timezone.now().date().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    services.commitment_set(merchant=merchant_a, monthly_orders=2000, starts_on=last_month)
+    ship_orders(merchant_a, 1500, datetime(last_month.year, last_month.month, 10, tzinfo=UTC))
+    services.commitment_periods_close()
+    body = api_a.get("/api/v1/volume/").json()
+    assert (body["month"], body["committed"], body["tier"], body["currency"]) == (
+        this_month.isoformat(), 2000, "Scale", "USD")  # fmt: skip
+    assert body["shortfall"]["tier"] == "Scale" and body["shortfall"]["rate"] == "2.65"
+    assert body["shortfall"]["orders_short"] == 2000 - body["projected"]
+    assert [(r["pct_of_commitment"], r["amount"]) for r in body["scenarios"]] == [
+        (50, "2650.00"), (75, "1325.00"), (90, "530.00"), (100, "0.00")]  # fmt: skip
+    (period,) = body["periods"]
+    assert (period["month"], period["committed_orders"], period["actual_orders"], period["shortfall_orders"],
+            period["amount"]) == (last_month.isoformat(), 2000, 1500, 500, "1325.00")  # fmt: skip
+    assert ChargeLine.objects.get(pk=period["charge_line_id"]).kind == "commitment.shortfall"

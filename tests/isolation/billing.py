@@ -154,8 +154,9 @@ CASES = [
     Case(
         name="billing commitment period (shortfall)",
         make=_commitment_period,
-        marker=lambda p: f"${p.charge_line.amount}",
+        marker=lambda p: str(p.charge_line.amount),
         html_lists=["/app/billing/volume/"],
+        api_lists=["/api/v1/volume/"],
         html_detail=lambda p: f"/app/billing/lines/{p.charge_line_id}/",
     ),
     Case(
