@@ -219,7 +219,7 @@ def test_volume_api_tracks_the_commitment_and_its_shortfall(merchant_a, api_a, s
     body = api_a.get("/api/v1/volume/").json()
     assert (body["month"], body["committed"], body["tier"], body["currency"]) == (
         this_month.isoformat(), 2000, "Scale", "USD")  # fmt: skip
-    assert body["shortfall"]["tier"] == "Scale" and body["shortfall"]["rate"] == "2.65"
+    assert (body["shortfall"]["tier"], body["shortfall"]["rate"]) == ("Scale", "2.65")
     assert body["shortfall"]["orders_short"] == 2000 - body["projected"]
     assert [(r["pct_of_commitment"], r["amount"]) for r in body["scenarios"]] == [
         (50, "2650.00"), (75, "1325.00"), (90, "530.00"), (100, "0.00")]  # fmt: skip
