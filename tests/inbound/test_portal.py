@@ -216,3 +216,38 @@ def test_api_lists_customer_opened_returns(api_a, merchant_a, products, portal_a
     body = api_a.get("/api/v1/returns/?opened_by=customer").json()
     assert [(r["number"], r["opened_by"]) for r in body["results"]] == [(mine.number, "customer")]
     assert len(api_a.get("/api/v1/returns/").json()["results"]) == 2
+
+
+def test_customer_can_attach_a_photo(client, client_a, products, portal_a, order):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    find(client, portal_a)
+    response = client.post(
+        base(portal_a) + "order/",
+        {
+            f"qty_{products['lamp'].pk}": "1",
+            "reason": "damaged",
+            "photo": SimpleUploadedFile("crack.jpg", b"\xff\xd8\xff fake", content_type="image/jpeg"),
+        },
+    )
+    assert response.status_code == 302
+    rma = ReturnAuthorization.objects.get()
+    assert rma.customer_photo.name.endswith(".jpg")
+    assert "Customer's photo" in client_a.get(f"/app/warehouse/inbound/returns/{rma.pk}/").content.decode()
+
+
+def test_a_photo_must_be_a_small_image(client, products, portal_a, order):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    find(client, portal_a)
+    response = client.post(
+        base(portal_a) + "order/",
+        {
+            f"qty_{products['lamp'].pk}": "1",
+            "reason": "damaged",
+            "photo": SimpleUploadedFile("x.exe", b"MZ", content_type="application/octet-stream"),
+        },
+    )
+    assert response.status_code == 400
+    assert "must be an image" in response.content.decode()
+    assert not ReturnAuthorization.objects.exists()

@@ -25,6 +25,7 @@ from warehouse.inbound.models import ReturnAuthorization
 
 LOOKUP_FAILED = "We could not find a shipped order with that order number and email or postal code."
 SESSION_TTL_S = 30 * 60
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
 
 
 def _limits() -> tuple[int, int, int]:
@@ -125,7 +126,12 @@ def order_page(request, token: str):
     error, status = "", 200
     if request.method == "POST":
         chosen = []
+        photo = request.FILES.get("photo")
         try:
+            if photo is not None and (
+                photo.size > PHOTO_MAX_BYTES or not (photo.content_type or "").startswith("image/")
+            ):
+                raise ValidationError({"photo": ["The photo must be an image of at most 5 MB."]})
             for row in lines:
                 raw = request.POST.get(f"qty_{row['product'].pk}", "0").strip() or "0"
                 qty = int(raw)
@@ -140,7 +146,7 @@ def order_page(request, token: str):
                     lines=chosen,
                     reason=request.POST.get("reason", ""),
                     comment=request.POST.get("comment", ""),
-                    photo=request.FILES.get("photo"),
+                    photo=photo,
                     customer_email=state.get("email", "") or order.ship_to_email or order.customer_email,
                     # scoped to the order this session proved: a key can only ever return its own RMA
                     request_key=f"portal:{order.pk}:{request.POST.get('request_key', '')[:40]}"
