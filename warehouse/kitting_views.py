@@ -20,6 +20,8 @@ from django.views.decorators.http import require_POST
 from accounts.models import Merchant
 from fulfil.audit import actor_for_request, audit_context
 from fulfil.tenancy import get_for_merchant_or_404, merchant_required
+from inventory import services as inv
+from inventory.exceptions import InventoryError
 from inventory.models import Product, Warehouse
 from warehouse import kitting
 from warehouse.access import NO_ASSIGNMENT, pick_warehouse, require_warehouse
@@ -113,7 +115,8 @@ class OperatorKitRequestForm(forms.Form):
 
 @operator_required
 def kit_floor(request: HttpRequest) -> HttpResponse:
-    """Open build-kit tasks of the current warehouse; managers may also ask for kits on a merchant's behalf."""
+    """Open build-kit tasks of the current warehouse; managers may also ask for kits on a merchant's behalf,
+    or take free built kits apart (``action=unbuild``: their components go back to the kits' shelves)."""
     wh = pick_warehouse(request)
     if wh is None:
         no_floor = request.user.works_everywhere or request.user.warehouse_codes
@@ -133,6 +136,17 @@ def kit_floor(request: HttpRequest) -> HttpResponse:
             )
             if kit is None:
                 form.add_error("kit", "No such kit for that merchant.")
+            elif request.POST.get("action") == "unbuild":
+                try:
+                    with audit_context(actor_for_request(request)):
+                        inv.kit_unbuild(
+                            merchant=merchant, kit=kit, warehouse=wh, quantity=form.cleaned_data["quantity"]
+                        )
+                except InventoryError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    messages.success(request, f"Took {form.cleaned_data['quantity']} × {kit.sku} apart.")
+                    return redirect("warehouse:kit_floor")
             else:
                 try:
                     with audit_context(actor_for_request(request)):

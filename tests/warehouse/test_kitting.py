@@ -207,3 +207,25 @@ def test_a_manager_asks_for_kits_for_a_merchant_an_associate_cannot(
         manager.pk,
     )
     assert b"GIFTSET" in client.get("/app/warehouse/kits/floor/").content
+
+
+def test_a_manager_takes_free_built_kits_apart(client, merchant_a, wh, products, kit, manager):
+    inventory.kit_build(merchant=merchant_a, kit=kit, warehouse=wh, quantity=3)
+    inventory.stock_reserve(merchant=merchant_a, product=kit, warehouse=wh, quantity=1, reference="o1")
+    client.force_login(manager)
+    too_many = client.post(
+        "/app/warehouse/kits/floor/",
+        {"merchant": merchant_a.slug, "kit": "GIFTSET", "quantity": 3, "action": "unbuild"},
+    )
+    assert too_many.status_code == 400
+    assert on_hand(kit, wh) == 3
+    ok = client.post(
+        "/app/warehouse/kits/floor/",
+        {"merchant": merchant_a.slug, "kit": "GIFTSET", "quantity": 2, "action": "unbuild"},
+    )
+    assert ok.status_code == 302
+    assert on_hand(kit, wh) == 1
+    assert on_hand(products["TEE"], wh) == 19
+    assert on_hand(products["MUG"], wh) == 18
+    assert KitBuildTask.objects.count() == 0
+    assert ledger_drift(merchant_id=merchant_a.pk) == []
