@@ -263,3 +263,19 @@ def test_payment_status_processing_is_not_pending(stripe_settings, merchant_a, s
     services.payment_processing(payment_id=payment.pk, payment_intent_id="pi_x")  # a late event
     payment.refresh_from_db()
     assert payment.status == "succeeded"
+
+
+def test_verify_page_with_amounts(stripe_settings, client_a, merchant_a, amounts_mode):
+    method = add_bank(merchant_a)
+    url = f"/app/billing/payment-methods/{method.pk}/verify/"
+    page = client_a.get(url).content.decode()
+    assert "two deposits under $1.00" in page
+    assert client_a.post(url, {"amount_1": "32"}).status_code == 400  # both amounts needed
+    wrong = client_a.post(url, {"amount_1": "12", "amount_2": "34"})
+    assert wrong.status_code == 400
+    assert "do not match the amounts" in wrong.content.decode()
+    method.refresh_from_db()
+    assert method.status == "pending_verification"
+    assert client_a.post(url, {"amount_1": "32", "amount_2": "45"}).status_code == 302
+    method.refresh_from_db()
+    assert method.status == "active"
