@@ -166,3 +166,21 @@ def test_the_merchants_report_polls_while_receiving_is_open(client, client_a, as
     services.receiving_complete(session=session, notify=False)
     done = client_a.get(report, HTTP_HX_REQUEST="true").content.decode()
     assert done.strip().startswith('<div id="report-live">')  # no hx-get: polling stops
+
+
+def test_the_cached_product_map_belongs_to_its_session(
+    client, associate, merchant_a, merchant_b, wh, products, asn
+):
+    """A cached map under the same session id from another database (or another session) is not used."""
+    from django.core.cache import cache
+
+    from warehouse.inbound import services
+    from warehouse.inbound.views import _receiving_catalog
+
+    session = services.receiving_start(shipment=asn, user=associate)
+    session.shipment = asn
+    catalog = _receiving_catalog(session)
+    assert catalog["merchant_id"] == merchant_a.pk
+    assert catalog["sku"]["MUG"] == products["mug"].pk
+    cache.set(f"inbound:rcv-catalog:{session.pk}", {"merchant_id": merchant_b.pk, "products": {}}, 60)
+    assert _receiving_catalog(session)["sku"]["MUG"] == products["mug"].pk

@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -465,14 +466,20 @@ RECEIVE_BATCH_MAX = 200  # scans per request; a tablet never queues more between
 def _receiving_catalog(session: ReceivingSession) -> dict:
     """The ASN's products and how a scan names them (barcode as stored, SKU), cached per receiving session
     in the shared cache for a few minutes: a scan of an ASN product costs no product query."""
-    key = f"inbound:rcv-catalog:{session.pk}"
+    # the key names the database and the session's arrival instant too, so a cache shared with another
+    # database (tests, benchmarks, a restored copy) never answers for a different session with the same id
+    key = (
+        f"inbound:rcv-catalog:{connection.settings_dict['NAME']}:{session.pk}:"
+        f"{session.shipment_id}:{session.arrived_at.timestamp()}"
+    )
     catalog = cache.get(key)
-    if catalog is None:
+    if catalog is None or catalog.get("merchant_id") != session.merchant_id:
         products = {
             ln.product.pk: ln.product
             for ln in session.shipment.lines.select_related("product").filter(quantity_expected__gt=0)
         }
         catalog = {
+            "merchant_id": session.merchant_id,
             "products": products,
             "asn": set(products),
             "barcode": {p.barcode: pk for pk, p in products.items() if p.barcode},
