@@ -33,10 +33,10 @@ run: demo
 	@echo ""
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# Two workers, as in production: the `inbox` queue (webhook orders into the book) has a worker of its own, so
-# outbox handlers and order processing in the default queue never delay an import.
+# Two workers, as in production: the `inbox` (webhook orders into the book) and `orders` (processing) queues have
+# a worker of their own, so outbox handlers in the default queue never delay an import or an allocation.
 worker: install
-	$(BIN)/celery -A fulfil worker -Q inbox -c 1 -n inbox@%h -l info & inbox=$$!; \
+	$(BIN)/celery -A fulfil worker -Q inbox,orders -c 2 -n intake@%h -l info & inbox=$$!; \
 	trap 'kill $$inbox 2>/dev/null' EXIT; \
 	$(BIN)/celery -A fulfil worker -B -Q celery -n main@%h -l info
 

@@ -1,10 +1,11 @@
 """The Celery app. Periodic work is declared once, here, in ``beat_schedule``.
 
 Queues: ``inbox`` carries the webhook inbox's drain and single-row retries (channel orders into the book);
-``celery`` (the default) carries everything else — order processing, outbox handlers (billing estimates,
-channel stock pushes), polls. Production runs one worker per queue (``make worker``, docker-compose), so a
-burst of outbox work never delays an import; a worker started without ``-Q`` consumes both (tests, small
-installs)."""
+``orders`` carries order processing (validate, route, allocate, release); ``celery`` (the default) carries
+everything else — outbox handlers (billing estimates, channel stock pushes), polls, sweepers. Production runs
+the intake worker on ``inbox,orders`` and another on ``celery`` (``make worker``, docker-compose), so a burst
+of outbox work never delays an import or an allocation; a worker started without ``-Q`` consumes every queue
+(tests, small installs)."""
 
 import os
 
@@ -18,11 +19,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 INBOX_QUEUE = "inbox"
+ORDERS_QUEUE = "orders"
 app.conf.task_default_queue = "celery"
-app.conf.task_queues = (Queue("celery"), Queue(INBOX_QUEUE))
+app.conf.task_queues = (Queue("celery"), Queue(INBOX_QUEUE), Queue(ORDERS_QUEUE))
 app.conf.task_routes = {
     "integrations.tasks.inbox_drain": {"queue": INBOX_QUEUE},
     "integrations.tasks.inbox_process": {"queue": INBOX_QUEUE},
+    "orders.tasks.orders_process_batch": {"queue": ORDERS_QUEUE},
+    "orders.tasks.order_process": {"queue": ORDERS_QUEUE},
 }
 
 app.conf.beat_schedule = {

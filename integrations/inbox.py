@@ -25,6 +25,7 @@ from django.utils import timezone
 from integrations import ports, ratelimit, services
 from integrations.base import RejectedProviderError, RetryableProviderError, Webhook, connector_for
 from integrations.models import ChannelConnection, ChannelEvent, DeadLetter, WebhookInbox
+from orders.services.batch import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -311,20 +312,22 @@ def _mark_rows(done: list[tuple[WebhookInbox, ChannelConnection | None, str, str
         WebhookInbox.objects.filter(pk__in=pks).update(**fields)
         if conn_pk is not None:
             WebhookInbox.objects.filter(pk__in=pks, connection__isnull=True).update(connection_id=conn_pk)
-    ChannelEvent.objects.bulk_create(
+    insert_rows(  # one COPY (see orders' batch import), not bulk_create's per-object compilation
+        ChannelEvent,
         [
-            ChannelEvent(
-                merchant_id=conn.merchant_id,
-                connection=conn,
-                direction="in",
-                kind=f"webhook {row.topic}"[:100],
-                outcome=outcome,
-                message=note[:500],
-                reference=str(row.event_id)[:200],
-            )
+            {
+                "merchant_id": conn.merchant_id,
+                "connection_id": conn.pk,
+                "direction": "in",
+                "kind": f"webhook {row.topic}"[:100],
+                "outcome": outcome,
+                "message": note[:500],
+                "reference": str(row.event_id)[:200],
+            }
             for row, conn, outcome, note in done
             if conn is not None
-        ]
+        ],
+        returning=False,
     )
 
 

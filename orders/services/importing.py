@@ -255,7 +255,12 @@ def canonical_hash(order: CanonicalOrder) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_SCALARS = frozenset({str, int, float, bool, Decimal, datetime, type(None)})
+
+
 def _plain(value):
+    if type(value) in _SCALARS:  # most values: skip the dataclass check (the hot part of an import's hash)
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list | tuple):

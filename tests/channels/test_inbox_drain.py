@@ -136,8 +136,13 @@ def test_drains_and_retries_go_to_the_inbox_queue():
     assert queue("integrations.tasks.inbox_drain") == "inbox"
     assert queue("integrations.tasks.inbox_process") == "inbox"
     assert queue("fulfil.tasks.outbox_drain") == "celery"
-    assert queue("orders.tasks.orders_process_batch") == "celery"
-    assert {q.name for q in app.conf.task_queues} == {"celery", "inbox"}  # a worker without -Q takes both
+    assert queue("orders.tasks.orders_process_batch") == "orders"
+    assert queue("billing.tasks.anything") == "celery"
+    assert {q.name for q in app.conf.task_queues} == {
+        "celery",
+        "inbox",
+        "orders",
+    }  # no -Q: a worker takes all
 
 
 def _order(external_id: str) -> CanonicalOrder:
