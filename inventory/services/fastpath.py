@@ -19,6 +19,7 @@ Each returns ``None`` when its case does not apply; nothing was written then and
 from __future__ import annotations
 
 import random
+import re
 import time
 import weakref
 from dataclasses import dataclass
@@ -97,6 +98,13 @@ class ReleaseResult:
     low_stock_product_ids: list[int]
 
 
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``%(name)s`` placeholders to ``%s`` and the order of their names (psycopg converts and dumps a list of
+    parameters more cheaply than a dict, on every call)."""
+    names = tuple(re.findall(r"%\((\w+)\)s", sql))
+    return re.sub(r"%\((\w+)\)s", "%s", sql), names
+
+
 def _execute(conn, sql: str, params: dict):
     """One statement as a server-side prepared statement (psycopg prepares it on this connection once and
     reuses the plan: the reserve CTE costs more to plan than to run). Django opens its connections with
@@ -111,14 +119,16 @@ def _execute(conn, sql: str, params: dict):
     cursor = cached[1]
     threshold = raw.prepare_threshold
     raw.prepare_threshold = _NEVER_BY_COUNT
+    query, names = _POSITIONAL[sql]
     try:
         with conn.wrap_database_errors:
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(query, [params[n] for n in names], prepare=True)
             return cursor.fetchone()
     finally:
         raw.prepare_threshold = threshold
 
 
+_POSITIONAL = {sql: _positional(sql) for sql in (RESERVE_SQL, RELEASE_SQL)}
 _NEVER_BY_COUNT = 1 << 30  # a threshold no statement reaches: only ``prepare=True`` prepares
 _cursors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Django connection -> (raw, cursor)
 
@@ -169,8 +179,9 @@ def reserve_fast(
     if level_id is None:  # no level row yet (never stocked here): the general path creates it
         return None
     outbox.enqueue_on_commit(event_ids)
-    alloc = Allocation(
-        pk=alloc_id,
+    values = dict(
+        _ALLOC_DEFAULTS,
+        id=alloc_id,
         merchant_id=merchant_id,
         reference=reference,
         product_id=product.pk,
@@ -183,9 +194,14 @@ def reserve_fast(
         created_at=now,
         updated_at=now,
     )
-    alloc._state.adding = False
-    alloc._state.db = "default"
-    return alloc, threshold
+    # as the ORM builds a row it read (positional values: Model.__init__'s fast path)
+    return Allocation.from_db(
+        DEFAULT_DB_ALIAS, _ALLOC_ATTNAMES, [values[a] for a in _ALLOC_ATTNAMES]
+    ), threshold
+
+
+_ALLOC_ATTNAMES = [f.attname for f in Allocation._meta.concrete_fields]
+_ALLOC_DEFAULTS = {f.attname: f.get_default() for f in Allocation._meta.concrete_fields}
 
 
 def release_fast(*, merchant_id: int, reference: str) -> ReleaseResult:
