@@ -325,7 +325,11 @@ def sweep(*, older_than_seconds: int = 10, limit: int = 500) -> list[int]:
 
 def retry_failed(event_id: int) -> None:
     """Operator action: put a failed event back in the queue."""
-    OutboxEvent.objects.filter(pk=event_id, status=OutboxEvent.Status.FAILED).update(
-        status=OutboxEvent.Status.PENDING, attempts=0, next_attempt_at=None
+    failed = OutboxEvent.objects.filter(pk=event_id, status=OutboxEvent.Status.FAILED)
+    # unclaimed again, so the next drain takes it — except a coalesced type, whose unclaimed copy is unique
+    # (the sweeper takes that one)
+    failed.exclude(event_type__in=_coalesced).update(
+        status=OutboxEvent.Status.PENDING, attempts=0, next_attempt_at=None, dispatched_at=None
     )
+    failed.update(status=OutboxEvent.Status.PENDING, attempts=0, next_attempt_at=None)
     transaction.on_commit(partial(_enqueue, event_id=event_id))
