@@ -11,7 +11,8 @@ out (cached quotes only) — the what-if simulator uses that. Apps register from
 ``quote(requests, live=...)`` asks the providers in registration order; the first quote for a request wins.
 A provider that raises is logged and skipped — routing never fails because a carrier did. One order routed on
 its own asks live; the batch path (which routes while holding stock-level locks) uses
-``quote_cached_then_warm``: cached quotes now, the missing routes asked after commit.
+``quote_cached_then_warm``: cached quotes now; after commit each provider warms the missing routes (the
+carriers enqueue a task, so the import never waits for a carrier).
 """
 
 from __future__ import annotations
@@ -64,19 +65,22 @@ Provider = Callable[..., "dict[RateRequest, Quote]"]
 class _Registered:
     key: str
     fn: Provider
+    warm: Callable[[list[RateRequest]], None] | None = None
 
 
 _providers: list[_Registered] = []
 
 
-def register_rate_provider(fn: Provider, *, key: str = "") -> Provider:
-    """Register ``fn`` (idempotent per ``key``; the key defaults to the function's dotted name)."""
+def register_rate_provider(fn: Provider, *, key: str = "", warm=None) -> Provider:
+    """Register ``fn`` (idempotent per ``key``; the key defaults to the function's dotted name). ``warm``
+    (optional) fetches quotes for later without blocking the caller, e.g. by enqueuing a task; without it,
+    warming calls ``fn(requests, live=True)`` in place."""
     key = key or f"{fn.__module__}.{fn.__qualname__}"
     for i, existing in enumerate(_providers):
         if existing.key == key:
-            _providers[i] = _Registered(key, fn)
+            _providers[i] = _Registered(key, fn, warm)
             return fn
-    _providers.append(_Registered(key, fn))
+    _providers.append(_Registered(key, fn, warm))
     return fn
 
 
@@ -119,4 +123,11 @@ def quote_cached_then_warm(requests: list[RateRequest]) -> dict[RateRequest, Quo
 
 
 def _warm(*, requests: tuple[RateRequest, ...]) -> None:
-    quote(list(requests), live=True)
+    for provider in _providers:
+        try:
+            if provider.warm is not None:
+                provider.warm(list(requests))
+            else:
+                provider.fn(list(requests), live=True)
+        except Exception:
+            log.exception("routing rate provider %s could not warm its quotes", provider.key)

@@ -13,7 +13,8 @@ service level for ``CARRIER_ROUTING_CACHE_SECONDS`` (default 600 s); a parcel no
 remembered for a minute so a failing route is not asked for on every order. Whether a merchant has any usable
 account is remembered in-process for 30 s, so routing without carrier accounts costs no query and no cache
 round trip. The what-if simulator asks with ``live=False``: cached quotes only; so does the batch import path
-(it routes while holding stock-level locks), which then asks the missing routes live after it commits.
+(it routes while holding stock-level locks), which after commit enqueues ``routing_rates_warm`` for the
+missing routes — a worker prices them for the next orders, the import itself never waits for a carrier.
 
 Known simplifications: the cache key ignores the street (a PO box or APO address on a cached route is priced
 like its neighbours; the pack screen's own rate shop still applies every restriction), and the warehouses of
@@ -26,8 +27,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import asdict
 from decimal import Decimal
 
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
@@ -177,7 +180,24 @@ def carrier_quotes(requests: list[RateRequest], *, live: bool = True) -> dict[Ra
     return out
 
 
+@shared_task(acks_late=True, time_limit=120, ignore_result=True)
+def routing_rates_warm(requests: list[dict]) -> None:
+    """Price routes routing found uncached (the batch path), in a worker, for the next orders."""
+    carrier_quotes([RateRequest(**r) for r in requests], live=True)
+
+
+def warm(requests: list[RateRequest]) -> None:
+    """Enqueue the live quotes of ``requests`` (skipped at once when no merchant of them has an account)."""
+    wanted = [asdict(r) for r in requests if _has_accounts(r.merchant_id)]
+    if not wanted:
+        return
+    try:
+        routing_rates_warm.delay(wanted)
+    except Exception:  # broker down: the next orders on these routes will ask again
+        log.warning("routing rates: could not enqueue the warm-up", exc_info=True)
+
+
 def register() -> None:
     from orders.rates import register_rate_provider
 
-    register_rate_provider(carrier_quotes, key="carriers")
+    register_rate_provider(carrier_quotes, key="carriers", warm=warm)
