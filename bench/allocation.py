@@ -11,6 +11,9 @@ Celery's broker is a real local Redis (BENCH_BROKER_URL, default redis://127.0.0
 start and the end; ``memory://`` gives the old in-process transport). No worker runs during the timing, so
 an outbox event costs its INSERT plus what ``outbox._enqueue`` does after commit — with a Redis broker one
 ``SET NX`` of the drain flag (one ``outbox_drain`` publish per batch), otherwise one publish per event.
+``available_changed`` is coalesced (one waiting row per product and warehouse; a change folds into it with a
+row lock and no insert, no Redis call), so with nobody draining, only the first change of each SKU inserts one:
+with a drain running, a hot SKU inserts one per drain cycle instead (still far fewer than one per change).
 Dispatching the events (the handlers) is the workers' cost and is not in these figures; ``outbox_pending``
 reports how many events the run left for them.
 
