@@ -51,7 +51,7 @@ def on_label_failed(event) -> None:
     from orders.services.exceptions import order_exception_raise
 
     order = _order_for(event)
-    if order is None:
+    if order is None or event.payload.get("return_label"):  # the return screen shows its own failure
         return
     message = str(event.payload.get("message") or "The label could not be bought.")
     with audit_context(CARRIERS):

@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from fulfil.models import OutboxEvent
 from integrations.carriers.models import Shipment
+from orders.models import OrderException
 from warehouse.inbound import services
 from warehouse.inbound.models import ReturnAuthorization, ReturnLine
 
@@ -60,11 +62,17 @@ def test_portal_buys_the_label_stores_and_shows_it(
 
 @pytest.mark.parametrize("fault", ["503", "422"])
 def test_carrier_failure_is_a_clear_message_and_creates_nothing(
-    client, labels_on, products, order, usps_account, fake_easypost, fault
+    client, labels_on, products, order, usps_account, fake_easypost, fault, django_capture_on_commit_callbacks
 ):
     fake_easypost.sticky[usps_account.api_key] = fault
-    response = open_on_portal(client, labels_on, products)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = open_on_portal(client, labels_on, products)
     assert response.status_code == 409
+    # the failure is the return's, shown to the customer; the shipped order gets no label exception
+    assert not OrderException.objects.filter(order=order).exists()
+    event = OutboxEvent.objects.get(event_type="carrier.label_failed")
+    assert event.payload["return_label"] is True
+    assert event.dispatched_at is not None  # the orders handler ran and declined
     page = response.content.decode()
     assert "The return label could not be bought" in page
     assert "Nothing was created; try again." in page

@@ -37,6 +37,9 @@ MAX_BUY_CANDIDATES = 3
 BUYING_STALE_AFTER = timedelta(minutes=2)
 
 
+RETURN_KEY_PREFIX = "return:"  # idempotency keys of prepaid return labels start with it
+
+
 def shipment_buy_label(
     *,
     merchant,
@@ -60,7 +63,7 @@ def shipment_buy_label(
     if parcel is None:
         parcel = _parcel_for_order(order)
     if return_to_warehouse is not None:  # a prepaid return label: customer -> warehouse, standard service
-        key = idempotency_key or f"return:{order.pk}:{parcel.reference or 'parcel-1'}"
+        key = idempotency_key or f"{RETURN_KEY_PREFIX}{order.pk}:{parcel.reference or 'parcel-1'}"
         level = "standard"
         to = _as_address(return_to_warehouse)
         from_warehouse = _as_address(order)
@@ -358,6 +361,8 @@ def _shipment_fail(*, shipment: Shipment, message: str) -> None:
                 "order_id": shipment.order_id,
                 "merchant_id": shipment.merchant_id,
                 "message": message,
+                # a failed return label is the return's problem, not the shipped order's
+                "return_label": shipment.idempotency_key.startswith(RETURN_KEY_PREFIX),
             },
             merchant_id=shipment.merchant_id,
         )
