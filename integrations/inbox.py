@@ -121,7 +121,9 @@ def kick_drain(*, force: bool = False) -> None:
         return
     _last_kick["at"] = now
     try:
-        if not client.set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_TTL):
+        # (forced — the sweeper, a drain out of time — enqueues even when the flag says a drain is queued: that
+        # drain may be the one a killed worker took with it)
+        if not client.set(DRAIN_FLAG, "1", nx=not force, ex=DRAIN_FLAG_TTL):
             return  # a drain is queued and has not started: it will see our row
     except Exception:  # Redis down: try to enqueue anyway (the broker is the same Redis; the sweeper covers)
         log.warning("integrations: drain flag unavailable", exc_info=True)
