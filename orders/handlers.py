@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fulfil import outbox
 from fulfil.audit import Actor, audit_context
+from orders.services import redaction  # noqa: F401  (its order.status_changed / privacy handlers)
 
 INVENTORY = Actor(label="inventory", source="worker")
 
