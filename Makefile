@@ -33,11 +33,12 @@ run: demo
 	@echo ""
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# Two workers, as in production: the `inbox` (webhook orders into the book) and `orders` (processing) queues have
-# a worker of their own, so outbox handlers in the default queue never delay an import or an allocation.
+# As in production, a worker per queue: `inbox` (webhook orders into the book), `orders` (their processing) and the
+# default queue (outbox handlers, polls, beat), so outbox work never delays an import or an allocation.
 worker: install
-	$(BIN)/celery -A fulfil worker -Q inbox,orders -c 2 -n intake@%h -l info & inbox=$$!; \
-	trap 'kill $$inbox 2>/dev/null' EXIT; \
+	$(BIN)/celery -A fulfil worker -Q inbox -c 1 -n inbox@%h -l info & inbox=$$!; \
+	$(BIN)/celery -A fulfil worker -Q orders -n orders@%h -l info & orders=$$!; \
+	trap 'kill $$inbox $$orders 2>/dev/null' EXIT; \
 	$(BIN)/celery -A fulfil worker -B -Q celery -n main@%h -l info
 
 chromium:

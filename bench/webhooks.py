@@ -1,6 +1,6 @@
 """Webhook intake benchmark: the app under gunicorn on loopback, Celery workers started as production starts
-them (one for the ``inbox`` and ``orders`` queues — the drain that imports webhook orders, and their
-processing — and one for everything else: outbox handlers, sweepers), and a load generator posting signed Shopify ``orders/create`` webhooks
+them (one per queue: ``inbox`` — the drain that imports webhook orders —, ``orders`` — their processing —,
+and ``celery`` for everything else: outbox handlers, sweepers), and a load generator posting signed Shopify ``orders/create`` webhooks
 (10% re-deliveries of an already-sent event) for BENCH_SECONDS (default 30). Accepting means the inbox row is
 committed in Postgres before the 200; the request never imports (it kicks the drain).
 
@@ -9,8 +9,8 @@ not stored), "not_yet_in_book" (stored, still queued when we stopped waiting —
 "book_complete_after_load_s" (seconds after the load ended until every accepted webhook was an order in the
 merchant's book), "processed_after_load_s" (… until every one of them was also validated/allocated, i.e. no
 longer 'new'; BENCH_PROCESS_WAIT, 90 s, else null with "unprocessed" left), and CPU figures: from /proc,
-"web_cpu_ms_per_webhook" (gunicorn), "intake_worker_cpu_ms_per_order" (import, and processing as far
-as it got) and "other_worker_cpu_ms_per_order" (outbox handlers) up to the book being complete; and "cost" — load-independent CPU ms and queries per webhook/order measured
+"web_cpu_ms_per_webhook" (gunicorn), "<queues>_worker_cpu_ms_per_order" per worker (inbox: import; orders:
+processing as far as it got; other: outbox handlers) up to the book being complete; and "cost" — load-independent CPU ms and queries per webhook/order measured
 in one quiet process afterwards (bench/_webhook_costs.py; BENCH_COST_N, 1000; 0 skips it).
 """
 
@@ -322,8 +322,10 @@ def main() -> None:
         workers: dict[str, subprocess.Popen] = {}
 
         def start_workers():
-            workers["intake"] = start_worker("inbox,orders", os.environ.get("BENCH_INBOX_CONCURRENCY", "2"))
-            workers["celery"] = start_worker("celery", os.environ.get("BENCH_CELERY_CONCURRENCY", "2"))
+            # BENCH_WORKERS: "queues:concurrency" per worker, space-separated (default: Makefile's `worker`)
+            for spec in os.environ.get("BENCH_WORKERS", "inbox:1 orders:1 celery:2").split():
+                queues, _, concurrency = spec.partition(":")
+                workers["other" if queues == "celery" else queues] = start_worker(queues, concurrency or "1")
 
         intake_only = os.environ.get("BENCH_WORKER_AFTER") == "1"  # measure the accept path alone
         if not intake_only:
@@ -426,9 +428,7 @@ def main() -> None:
                 "unprocessed": unprocessed,
                 "web_cpu_ms_per_webhook": round(web_cpu / max(len(results), 1), 3),
                 **{
-                    f"{'intake' if name == 'intake' else 'other'}_worker_cpu_ms_per_order": round(
-                        ms / max(created, 1), 3
-                    )
+                    f"{name.replace(',', '_')}_worker_cpu_ms_per_order": round(ms / max(created, 1), 3)
                     for name, ms in cpu_book.items()
                 },
                 "cost": costs(env, int(os.environ.get("BENCH_COST_N", "1000"))),

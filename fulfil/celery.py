@@ -3,8 +3,8 @@
 Queues: ``inbox`` carries the webhook inbox's drain and single-row retries (channel orders into the book);
 ``orders`` carries order processing (validate, route, allocate, release); ``celery`` (the default) carries
 everything else — outbox handlers (billing estimates, channel stock pushes), polls, sweepers. Production runs
-the intake worker on ``inbox,orders`` and another on ``celery`` (``make worker``, docker-compose), so a burst
-of outbox work never delays an import or an allocation; a worker started without ``-Q`` consumes every queue
+a worker per queue (``make worker``, docker-compose), so a burst of outbox work never delays an import or an
+allocation, and processing never takes the drain's CPU; a worker started without ``-Q`` consumes every queue
 (tests, small installs)."""
 
 import os
