@@ -36,7 +36,7 @@ run: demo
 # As in production, a worker per queue: `inbox` (webhook orders into the book), `orders` (their processing) and the
 # default queue (outbox handlers, polls, beat), so outbox work never delays an import or an allocation.
 worker: install
-	$(BIN)/celery -A fulfil worker -Q inbox -c 1 -n inbox@%h -l info & inbox=$$!; \
+	$(BIN)/celery -A fulfil worker -Q inbox -c 2 -n inbox@%h -l info & inbox=$$!; \
 	$(BIN)/celery -A fulfil worker -Q orders -n orders@%h -l info & orders=$$!; \
 	trap 'kill $$inbox $$orders 2>/dev/null' EXIT; \
 	$(BIN)/celery -A fulfil worker -B -Q celery -n main@%h -l info

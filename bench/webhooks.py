@@ -323,7 +323,7 @@ def main() -> None:
 
         def start_workers():
             # BENCH_WORKERS: "queues:concurrency" per worker, space-separated (default: Makefile's `worker`)
-            for spec in os.environ.get("BENCH_WORKERS", "inbox:1 orders:1 celery:2").split():
+            for spec in os.environ.get("BENCH_WORKERS", "inbox:2 orders:1 celery:2").split():
                 queues, _, concurrency = spec.partition(":")
                 workers["other" if queues == "celery" else queues] = start_worker(queues, concurrency or "1")
 
