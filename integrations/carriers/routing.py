@@ -47,6 +47,11 @@ def _timeout() -> Decimal:
     return Decimal(str(getattr(settings, "CARRIER_ROUTING_TIMEOUT", 1.5)))
 
 
+def _budget() -> float:
+    """Seconds one routing call may spend on live rate shops in all (the order row is locked meanwhile)."""
+    return float(getattr(settings, "CARRIER_ROUTING_BUDGET", 2.0))
+
+
 def _ttl() -> int:
     return int(getattr(settings, "CARRIER_ROUTING_CACHE_SECONDS", 600))
 
@@ -160,8 +165,13 @@ def carrier_quotes(requests: list[RateRequest], *, live: bool = True) -> dict[Ra
     if not live:
         return out
     fresh: dict[str, dict] = {}
+    deadline = time.monotonic() + _budget()
+    late: list[RateRequest] = []
     for key, group in keys.items():
         if key in cached or not _has_accounts(group[0].merchant_id):
+            continue
+        if time.monotonic() >= deadline:  # out of time: the zone table now, a worker prices it for next time
+            late.append(group[0])
             continue
         try:
             value = _shop(group[0])
@@ -177,6 +187,11 @@ def carrier_quotes(requests: list[RateRequest], *, live: bool = True) -> dict[Ra
             out[r] = quote
     if fresh:
         cache.set_many(fresh, timeout=_ttl())
+    if late:
+        log.info(
+            "routing rates: %d route(s) past the %.1f s budget priced by the zone table", len(late), _budget()
+        )
+        warm(late)
     return out
 
 

@@ -88,6 +88,21 @@ def test_quotes_are_cached_per_route(merchant_a, stocked, run_import, fake_easyp
     assert shipments_posted(fake_easypost) == 4
 
 
+def test_routes_past_the_time_budget_use_the_zone_table_and_are_warmed_for_next_time(
+    merchant_a, stocked, run_import, fake_easypost, settings, monkeypatch
+):
+    make_account(fake_easypost, merchant=merchant_a, carrier="ups")
+    settings.CARRIER_ROUTING_BUDGET = 0  # the order row is locked while routing: never past the budget
+    warmed = []
+    monkeypatch.setattr(carrier_routing, "warm", lambda requests: warmed.extend(requests))
+
+    order = run_import(merchant_a, canonical("B-1", lines=(("TENT", 1),)))
+
+    assert shipments_posted(fake_easypost) == 0
+    assert {c["rate_source"] for c in order.routing["candidates"]} == {"zone"}
+    assert len({r.warehouse_id for r in warmed}) == len(order.routing["candidates"]) == 2
+
+
 def test_no_carrier_account_uses_the_zone_table(merchant_a, stocked, run_import, fake_easypost):
     order = run_import(merchant_a, canonical(lines=(("TENT", 1),)))
 
