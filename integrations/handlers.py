@@ -4,7 +4,7 @@ Each handler is idempotent (pushes coalesce on their key)."""
 from __future__ import annotations
 
 from fulfil import outbox
-from integrations import services
+from integrations import privacy, services
 
 
 @outbox.handles("inventory.available_changed")
@@ -28,3 +28,10 @@ def on_order_cancelled(event) -> None:
 
 # order.status_changed is not needed: the two statuses a channel hears about (shipped, cancelled) arrive as their
 # own events, with the shipment and the reason (so a channel's own cancellation is not echoed back to it).
+
+
+@outbox.handles("order.customer_redacted")
+def on_customer_redacted(event) -> None:
+    """An order waiting for its customer to be erased (it was in flight) has been: complete the privacy
+    requests that were only waiting for it."""
+    privacy.privacy_requests_settle(merchant_id=event.payload["merchant_id"])

@@ -22,7 +22,7 @@ from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import ports, ratelimit, services
+from integrations import ports, privacy, ratelimit, services
 from integrations.base import RejectedProviderError, RetryableProviderError, Webhook, connector_for
 from integrations.models import ChannelConnection, ChannelEvent, DeadLetter, WebhookInbox
 from orders.services.batch import insert_rows
@@ -438,7 +438,7 @@ def _apply_webhook(conn: ChannelConnection, row: WebhookInbox, connector) -> tup
         services.connection_disable(connection=conn, reason="The app was uninstalled on the platform")
         return E.OK, "connection disabled"
     if action.kind == "privacy":
-        req = services.privacy_request_handle(connection=conn, **action.data)
+        req = privacy.privacy_request_process(connection=conn, event_id=row.event_id, **action.data)
         return E.OK, req.result or "recorded"
     if conn.status == S.DISABLED:
         return E.IGNORED, "connection is disabled"

@@ -86,17 +86,6 @@ def order_get(*, order_id: int):
     return Order.objects.filter(pk=order_id).first()
 
 
-def customer_redact(*, merchant, channel: str, email: str, external_ids: list[str]) -> int | None:
-    """Erase a customer's personal data on our orders via the orders app; ``None`` when it offers no
-    service for it (the request is then recorded for a person to complete)."""
-    fn = _resolve(
-        "orders.services", "order_redact_customer", "orders.services.changes", "orders.services.privacy"
-    )
-    if fn is None:
-        return None
-    return fn(merchant=merchant, channel=channel, email=email, external_ids=external_ids)
-
-
 def available_to_sell(*, merchant, product, channel: str, warehouses: list[int] | None = None) -> int:
     """The one figure a channel may sell: inventory's ``available_to_sell`` (its channel rules applied),
     summed over the connection's chosen warehouses when it has chosen some."""

@@ -37,7 +37,6 @@ from integrations.models import (
     ChannelPush,
     DeadLetter,
     Platform,
-    PrivacyRequest,
     WebhookInbox,
 )
 
@@ -485,56 +484,6 @@ def fulfillment_order_event(
             return E.ERROR, f"could not cancel after {kind}: {exc}"
         return E.OK, f"order cancelled ({kind} away from Fulfil)"
     return E.IGNORED, kind
-
-
-# --- privacy --------------------------------------------------------------------------------------------
-
-
-def privacy_request_handle(
-    *, connection: ChannelConnection, kind: str, email: str = "", order_ids: list[str] | None = None
-) -> PrivacyRequest:
-    """Record a mandatory privacy request and honour it: redact the customer's personal data on our orders
-    through the orders app (a data request is answered by the merchant from the recorded list)."""
-    order_ids = list(order_ids or [])
-    req = PrivacyRequest.objects.create(
-        merchant_id=connection.merchant_id,
-        connection=connection,
-        platform=connection.platform,
-        kind=kind,
-        customer_email=email,
-        order_ids=order_ids,
-    )
-    if kind == PrivacyRequest.Kind.DATA_REQUEST:
-        req.result = "recorded: the merchant is shown the orders we hold for this customer"
-        req.completed_at = timezone.now()
-    else:
-        if kind == PrivacyRequest.Kind.SHOP_REDACT:
-            from orders.models import Order
-
-            order_ids = list(
-                Order.objects.filter(
-                    merchant_id=connection.merchant_id,
-                    channel=connection.platform,
-                    channel_account=connection.account_id,
-                ).values_list("external_id", flat=True)
-            )
-        count = ports.customer_redact(
-            merchant=connection.merchant, channel=connection.platform, email=email, external_ids=order_ids
-        )
-        if count is None:
-            req.result = "recorded: the orders app offers no redaction service yet — complete it by hand"
-        else:
-            req.result = f"redacted {count} orders"
-            req.completed_at = timezone.now()
-    req.save()
-    audit_record(
-        obj_type="privacy_request",
-        obj_id=req.pk,
-        action=f"privacy.{kind}",
-        merchant_id=connection.merchant_id,
-        message=req.result,
-    )
-    return req
 
 
 # --- products -------------------------------------------------------------------------------------------
