@@ -77,3 +77,30 @@ def bill_kits_built(event) -> None:
 def bill_return_processed(event) -> None:
     p = event.payload
     services.return_charge_processed(merchant_id=p["merchant_id"], payload=p, event_id=event.pk)
+
+
+def _connect_cache_invalidation() -> None:
+    """The estimate's memoised reads (``selectors.card_in_force_cached``/``volume_basis_cached``,
+    ``sources._origin_zip``) are dropped whenever a row they are built from is written in this process — cache
+    invalidation only, no business flow (another process sees the change within the memo's short TTL)."""
+    from django.db.models.signals import post_delete, post_save
+
+    from billing import sources
+    from billing.models import ChargeLine, RateCard, RateCardVersion, VolumeCommitment
+
+    for model in (RateCard, RateCardVersion, VolumeCommitment, ChargeLine):
+        for signal in (post_save, post_delete):
+            signal.connect(
+                selectors.estimate_caches_clear, sender=model, dispatch_uid=f"billing-est-{model.__name__}"
+            )
+    from django.apps import apps
+
+    try:
+        warehouse = apps.get_model("inventory", "Warehouse")
+    except LookupError:
+        return
+    for signal in (post_save, post_delete):
+        signal.connect(sources.origin_cache_clear, sender=warehouse, dispatch_uid="billing-est-warehouse")
+
+
+_connect_cache_invalidation()

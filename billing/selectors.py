@@ -4,6 +4,7 @@ order book whether a merchant's new orders may be released."""
 from __future__ import annotations
 
 import calendar
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -356,3 +357,62 @@ def year_statement(merchant, year: int) -> dict:
 
 def month_days(day: date) -> int:
     return calendar.monthrange(day.year, day.month)[1]
+
+
+# --- Memoised reads for the per-order estimate (hot path: every order.* event) ------------------------------
+# In-process, short TTL, cleared on every write that can change them (``estimate_caches_clear``: card
+# publication and commitments through the services, and post_save/post_delete of the rows themselves — see
+# ``billing.handlers``). Rate card versions are immutable and dated, so a cached version list picks the same
+# version for any instant as the database would; another process's change is seen within the TTL.
+ESTIMATE_CACHE_TTL = 60.0
+_cards_cache: dict[int, tuple[float, tuple[RateCardVersion, ...], tuple[RateCardVersion, ...]]] = {}
+_basis_cache: dict[tuple[int, date], tuple[float, int]] = {}
+
+
+def estimate_caches_clear(*_args, **_kwargs) -> None:
+    _cards_cache.clear()
+    _basis_cache.clear()
+
+
+def volume_basis_forget(merchant_id: int) -> None:
+    for key in [k for k in _basis_cache if k[0] == merchant_id]:
+        _basis_cache.pop(key, None)
+
+
+def _card_versions(card: RateCard | None) -> tuple[RateCardVersion, ...]:
+    if card is None:
+        return ()
+    versions = tuple(card.versions.order_by("-effective_from"))
+    for v in versions:
+        v.card = card
+    return versions
+
+
+def card_in_force_cached(merchant_id: int, at: datetime) -> pricing.RateCard:
+    """``card_in_force(merchant, at)``, from a per-merchant memo of the standard and contract card versions."""
+    now = time.monotonic()
+    hit = _cards_cache.get(merchant_id)
+    if hit is None or now - hit[0] > ESTIMATE_CACHE_TTL:
+        contract_card = RateCard.objects.filter(kind=RateCard.Kind.CONTRACT, merchant_id=merchant_id).first()
+        if len(_cards_cache) > 5000:
+            _cards_cache.clear()
+        hit = _cards_cache[merchant_id] = (
+            now,
+            _card_versions(standard_card()),
+            _card_versions(contract_card),
+        )
+    standard = next((v for v in hit[1] if v.effective_from <= at), None)
+    contract = next((v for v in hit[2] if v.effective_from <= at), None)
+    return card_from_versions(standard, contract)
+
+
+def volume_basis_cached(merchant_id: int, at: datetime) -> int:
+    """``volume_basis(merchant, at)``, memoised per merchant and month."""
+    month = month_bounds(at.astimezone(ZoneInfo("UTC")).date())[0]
+    now = time.monotonic()
+    hit = _basis_cache.get((merchant_id, month))
+    if hit is None or now - hit[0] > ESTIMATE_CACHE_TTL:
+        if len(_basis_cache) > 5000:
+            _basis_cache.clear()
+        hit = _basis_cache[(merchant_id, month)] = (now, volume_basis(merchant_id, at))
+    return hit[1]

@@ -3,6 +3,7 @@ that knows their model shapes, so a change there is fixed here only. Billing nev
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -48,16 +49,47 @@ def order_get(merchant_id: int, order_id: int):
     return Order.objects.filter(merchant_id=merchant_id, pk=order_id).first()
 
 
-def _origin_zip(order) -> str:
+# Warehouse id (None = the default: the first active shared warehouse) -> postal code, memoised for the
+# estimate's hot path; short TTL, cleared when a warehouse is saved or deleted (see ``billing.handlers``).
+ORIGIN_CACHE_TTL = 60.0
+_origin_cache: dict[object, tuple[float, str | None]] = {}
+_MISSING = object()
+
+
+def origin_cache_clear(*_args, **_kwargs) -> None:
+    _origin_cache.clear()
+
+
+def _warehouse_postal(key) -> str | None:
+    """The postal code of warehouse ``key`` (``None`` when there is no such warehouse)."""
+    now = time.monotonic()
+    hit = _origin_cache.get(key)
+    if hit is not None and now - hit[0] <= ORIGIN_CACHE_TTL:
+        return hit[1]
     Warehouse = _model("inventory", "Warehouse")
+    if Warehouse is None:
+        return None
+    qs = (
+        Warehouse.objects.filter(is_active=True, owner_merchant__isnull=True).order_by("pk")
+        if key is _MISSING
+        else Warehouse.objects.filter(pk=key)
+    )
+    row = qs.values_list("postal_code", flat=True).first()
+    if len(_origin_cache) > 1000:
+        _origin_cache.clear()
+    _origin_cache[key] = (now, None if row is None else (row or ""))
+    return _origin_cache[key][1]
+
+
+def _origin_zip(order) -> str:
     wh_id = None
     routing = getattr(order, "routing", None) or {}
     if isinstance(routing, dict):
         wh_id = routing.get("warehouse_id") or (routing.get("winner") or {}).get("warehouse_id")
-    wh = Warehouse.objects.filter(pk=wh_id).first() if Warehouse is not None and wh_id else None
-    if wh is None and Warehouse is not None:
-        wh = Warehouse.objects.filter(is_active=True, owner_merchant__isnull=True).order_by("pk").first()
-    return (getattr(wh, "postal_code", "") or "").strip() or "43004"
+    postal = _warehouse_postal(wh_id) if wh_id else None
+    if postal is None:
+        postal = _warehouse_postal(_MISSING)
+    return (postal or "").strip() or "43004"
 
 
 def order_profile(order, *, shipped_only: bool = False) -> OrderProfile:

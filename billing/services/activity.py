@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import calculator, pricing, shipping, sources
+from billing import calculator, pricing, selectors, shipping, sources
 from billing.exceptions import BillingError
 from billing.models import (
     BillingAccount,
@@ -25,7 +25,7 @@ from billing.models import (
     SavedEstimate,
 )
 from billing.services.cards import account_ensure
-from billing.services.charges import Charge, RatingContext, charge_adjust, charges_record
+from billing.services.charges import Charge, charge_adjust, charges_record
 from fulfil.audit import audit_record
 
 ZERO = Decimal("0")
@@ -73,7 +73,8 @@ def order_activities(profile: sources.OrderProfile, *, box: shipping.Box, carrie
 
 def order_cost_estimate(*, merchant_id: int, order_id: int, at: datetime | None = None) -> OrderCost | None:
     """(Re)compute an order's estimated cost from its lines, products, destination and service level with
-    the published shipping table — the same pricing function as invoices."""
+    the published shipping table — the same pricing function as invoices. Hot path (every ``order.*`` event):
+    two reads of the order book, the card and tier basis from the short memo in ``selectors``, one upsert."""
     order = sources.order_get(merchant_id, order_id)
     if order is None:
         return None
@@ -81,19 +82,41 @@ def order_cost_estimate(*, merchant_id: int, order_id: int, at: datetime | None 
     profile = sources.order_profile(order)
     box = sources.choose_box(profile)
     ship, zone = _estimate_shipping(profile, box)
-    ctx = RatingContext.for_merchant(merchant_id, at)
+    card = selectors.card_in_force_cached(merchant_id, at)
     priced = pricing.price(
         order_activities(profile, box=box, carrier_cost=ship.price, shipping_note=ship.service.label),
-        card=ctx.card, monthly_orders=ctx.basis,
+        card=card, monthly_orders=selectors.volume_basis_cached(merchant_id, at),
     )  # fmt: skip
     extra = {"box": box.code, "service": ship.service.label, "zone": zone, "billable_lb": ship.billable_lb,
-             "days": ship.days, "dest_zip": profile.dest_zip[:10], "origin_zip": profile.origin_zip, "card": ctx.card.label}  # fmt: skip
-    cost, _ = OrderCost.objects.update_or_create(
-        merchant_id=merchant_id, order_id=order_id,
-        defaults={"order_number": profile.number[:64], "currency": priced.currency, "estimated": _breakdown(priced, extra),
-                  "estimated_total": priced.subtotal, "estimated_at": at},
-    )  # fmt: skip
-    return cost
+             "days": ship.days, "dest_zip": profile.dest_zip[:10], "origin_zip": profile.origin_zip, "card": card.label}  # fmt: skip
+    return _order_cost_upsert(merchant_id=merchant_id, order_id=order_id, number=profile.number[:64],
+                              currency=priced.currency, estimated=_breakdown(priced, extra),
+                              total=priced.subtotal, at=at)  # fmt: skip
+
+
+def _order_cost_upsert(*, merchant_id: int, order_id: int, number: str, currency: str, estimated: dict,
+                       total: Decimal, at: datetime) -> OrderCost:  # fmt: skip
+    """One ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` of the estimate (what ``update_or_create`` did in
+    four statements); the actual cost columns are left as they are."""
+    table = OrderCost._meta.db_table
+    field = OrderCost._meta.get_field("estimated")
+    sql = (
+        f"INSERT INTO {table} (merchant_id, order_id, order_number, currency, estimated, estimated_total, "  # noqa: S608 - table from model meta, values are parameters
+        "estimated_at, actual, actual_total, actual_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL) "
+        "ON CONFLICT (merchant_id, order_id) DO UPDATE SET order_number = EXCLUDED.order_number, "
+        "currency = EXCLUDED.currency, estimated = EXCLUDED.estimated, estimated_total = EXCLUDED.estimated_total, "
+        f"estimated_at = EXCLUDED.estimated_at RETURNING {', '.join(f.column for f in OrderCost._meta.concrete_fields)}"
+    )
+    if connection.vendor != "postgresql":  # the upsert is Postgres SQL; elsewhere the ORM's way
+        cost, _ = OrderCost.objects.update_or_create(
+            merchant_id=merchant_id, order_id=order_id,
+            defaults={"order_number": number, "currency": currency, "estimated": estimated,
+                      "estimated_total": total, "estimated_at": at},
+        )  # fmt: skip
+        return cost
+    params = [merchant_id, order_id, number, currency, field.get_db_prep_save(estimated, connection), total, at,
+              OrderCost._meta.get_field("actual").get_db_prep_save({}, connection)]  # fmt: skip
+    return next(iter(OrderCost.objects.raw(sql, params)))
 
 
 def order_charge_shipped(*, merchant_id: int, order_id: int, shipment_id: int | None = None,

@@ -156,7 +156,10 @@ def charges_record(*, merchant, charges: Sequence[Charge], occurred_at: datetime
     merchant_id = merchant if isinstance(merchant, int) else merchant.pk
     rows = charge_rows_build(merchant_id=merchant_id, charges=charges, occurred_at=occurred_at, ctx=ctx,
                              event_id=event_id)  # fmt: skip
-    return charge_rows_insert(rows)
+    created = charge_rows_insert(rows)
+    if created and any(c.activity.kind == "fulfillment.order" for c in charges):
+        selectors.volume_basis_forget(merchant_id)  # a month's order count feeds the next month's tier
+    return created
 
 
 def charge_rerate(line: ChargeLine) -> pricing.Line:
