@@ -14,6 +14,9 @@ the one place the warehouse screens and staff API apply it:
 
 from __future__ import annotations
 
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
@@ -67,3 +70,17 @@ def pick_warehouse(request, *, outbound: bool = False) -> Warehouse | None:
     if wh is not None:
         request.session["warehouse_code"] = wh.code
     return wh
+
+
+def operator_required(view):
+    """Warehouse screens: anonymous users go to the login page, merchants get the branded 403."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_operator:
+            raise PermissionDenied("Warehouse screens are for warehouse staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -24,11 +24,10 @@ from inventory import services as inv
 from inventory.exceptions import InventoryError
 from inventory.models import Product, Warehouse
 from warehouse import kitting
-from warehouse.access import NO_ASSIGNMENT, pick_warehouse, require_warehouse
+from warehouse.access import NO_ASSIGNMENT, operator_required, pick_warehouse, require_warehouse
 from warehouse.exceptions import WarehouseError
 from warehouse.models import KitBuildTask
 from warehouse.services import ScanResult
-from warehouse.views import operator_required
 
 
 class KitRequestForm(forms.Form):

@@ -8,10 +8,7 @@ is answered from the first one (see ``services._scan_once``).
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Model, Q, QuerySet
@@ -26,21 +23,15 @@ from fulfil.audit import actor_for_request, audit_context
 from inventory.models import Warehouse
 from orders.models import OrderLine
 from warehouse import documents, packing, selectors, services
-from warehouse.access import NO_ASSIGNMENT, pick_warehouse, require_warehouse, staff_warehouses
+from warehouse.access import (
+    NO_ASSIGNMENT,
+    operator_required,
+    pick_warehouse,
+    require_warehouse,
+    staff_warehouses,
+)
 from warehouse.exceptions import WarehouseError
 from warehouse.models import Batch, PackSession, PickTask, QcChecklist, ReplenishmentTask
-
-
-def operator_required(view):
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_operator:
-            raise PermissionDenied("Warehouse screens are for warehouse staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _warehouse(request: HttpRequest) -> Warehouse:
