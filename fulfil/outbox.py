@@ -138,7 +138,7 @@ def emit(event_type: str, payload: dict[str, Any], *, merchant_id: int | None = 
 
 def emit_many(events: Iterable[tuple[str, dict[str, Any], int | None]]) -> list[OutboxEvent]:
     """``emit`` for many events at once: ``(type, payload, merchant_id)`` each, one bulk insert inside the
-    caller's transaction, then one dispatch per event on commit (the same dispatch ``emit`` schedules).
+    caller's transaction, then one on-commit callback that schedules their dispatch (as ``emit`` does).
     Coalesced types go in one ``INSERT … ON CONFLICT`` per type; only the rows inserted are returned."""
     plain: list[OutboxEvent] = []
     folded: dict[str, list[tuple[dict[str, Any], int | None]]] = defaultdict(list)
@@ -156,9 +156,11 @@ def emit_many(events: Iterable[tuple[str, dict[str, Any], int | None]]) -> list[
 
 def enqueue_on_commit(event_ids: Iterable[int]) -> None:
     """For rows written with SQL of one's own (a hot path's one-statement insert): dispatch them after commit
-    exactly as ``emit`` does (at once in autocommit)."""
-    for event_id in event_ids:
-        transaction.on_commit(partial(_enqueue, event_id=event_id))
+    exactly as ``emit`` does (at once in autocommit) — with ONE on-commit callback for all of them (with a Redis
+    broker that is one ``SET NX``/drain kick for the whole batch, not one round trip per event)."""
+    ids = tuple(event_ids)
+    if ids:
+        transaction.on_commit(partial(_enqueue_many, event_ids=ids))
 
 
 DRAIN_FLAG = "fulfil:outbox:drain-pending"
@@ -201,6 +203,21 @@ def _enqueue(*, event_id: int) -> None:
                 raise
     except Exception:  # broker down: the sweeper will pick the row up
         log.warning("outbox: could not enqueue event %s; the sweeper will retry", event_id, exc_info=True)
+
+
+def _enqueue_many(*, event_ids: tuple[int, ...]) -> None:
+    """After commit, for a batch of events: one drain kick covers them all (the drain claims every pending
+    row); without the drain flag (eager Celery, another broker) each is dispatched by its own task."""
+    try:
+        flag = _drain_flag()
+    except Exception:  # broker down: the sweeper will pick the rows up
+        log.warning("outbox: could not enqueue events %s; the sweeper will retry", event_ids, exc_info=True)
+        return
+    if flag is not None:
+        _enqueue(event_id=event_ids[0])
+        return
+    for event_id in event_ids:
+        _enqueue(event_id=event_id)
 
 
 def drain(*, batch: int = DRAIN_BATCH, max_batches: int = 50) -> int:
