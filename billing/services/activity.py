@@ -75,11 +75,11 @@ def order_cost_estimate(*, merchant_id: int, order_id: int, at: datetime | None 
     """(Re)compute an order's estimated cost from its lines, products, destination and service level with
     the published shipping table — the same pricing function as invoices. Hot path (every ``order.*`` event):
     two reads of the order book, the card and tier basis from the short memo in ``selectors``, one upsert."""
-    order = sources.order_get(merchant_id, order_id)
+    order, lines = sources.order_for_estimate(merchant_id, order_id)
     if order is None:
         return None
     at = at or timezone.now()
-    profile = sources.order_profile(order)
+    profile = sources.order_profile(order, lines=lines)
     box = sources.choose_box(profile)
     ship, zone = _estimate_shipping(profile, box)
     card = selectors.card_in_force_cached(merchant_id, at)
