@@ -494,7 +494,7 @@ def _pick_prebuilt(
 def _ship_prebuilt(mid: int, parent: Allocation, kit: Product, fx: _Effects) -> int:
     """The parent's built kits leave the building (picked first when they are not yet). The caller locked the
     kit's level and updates the parent's counters. Returns kits shipped."""
-    from inventory.services.stock import _in_packing, packing_location
+    from inventory.services.stock import _ship_from_packing
 
     n = parent.prebuilt
     if n <= 0:
@@ -503,25 +503,7 @@ def _ship_prebuilt(mid: int, parent: Allocation, kit: Product, fx: _Effects) -> 
         _pick_units(
             mid, parent.reference, kit, parent.warehouse_id, n - parent.picked, location=None, lot=None
         )
-    packing = packing_location(parent.warehouse_id)
-    left = n
-    for lot, (in_pack, _) in _in_packing(mid, parent.reference, kit.pk).items():
-        if left <= 0:
-            break
-        now_ = min(in_pack, left)
-        left -= now_
-        for lot_, exp, taken in _quant_take(product=kit, location=packing, quantity=now_, lot=lot):
-            _movement(
-                merchant_id=mid,
-                type=MT.SHIP,
-                product_id=kit.pk,
-                warehouse_id=parent.warehouse_id,
-                quantity=taken,
-                from_location=packing,
-                lot=lot_,
-                expires_on=exp,
-                reference=parent.reference,
-            )
+    _ship_from_packing(mid, parent.reference, kit, parent.warehouse_id, n)
     StockLevel.objects.filter(merchant_id=mid, product_id=kit.pk, warehouse_id=parent.warehouse_id).update(
         on_hand=F("on_hand") - n, reserved=F("reserved") - n
     )

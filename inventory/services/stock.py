@@ -1236,6 +1236,30 @@ def _pick_units(
 
 
 @retry_on_deadlock
+def _ship_from_packing(mid: int, reference: str, product: Product, warehouse_id: int, quantity: int) -> None:
+    """``quantity`` picked units of ``reference`` leave the warehouse's packing location (lot by lot, as they
+    were picked), one SHIP ledger movement per lot. The caller updates the level and the allocation."""
+    packing = packing_location(warehouse_id)
+    left = quantity
+    for lot, (in_pack, _) in _in_packing(mid, reference, product.pk).items():
+        if left <= 0:
+            break
+        now_ = min(in_pack, left)
+        left -= now_
+        for lot_, exp, taken in _quant_take(product=product, location=packing, quantity=now_, lot=lot):
+            _movement(
+                merchant_id=mid,
+                type=MT.SHIP,
+                product_id=product.pk,
+                warehouse_id=warehouse_id,
+                quantity=taken,
+                from_location=packing,
+                lot=lot_,
+                expires_on=exp,
+                reference=reference,
+            )
+
+
 def stock_ship(*, merchant, reference: str) -> int:
     """The reference's reserved units leave the building: picked units go out of packing (units not yet
     picked are picked first from the best locations). Unfilled backorder stays open. Returns units shipped."""
@@ -1287,26 +1311,8 @@ def stock_ship(*, merchant, reference: str) -> int:
                 lot=None,
             )
             alloc.refresh_from_db()
-        packing = packing_location(alloc.warehouse_id)
         n = alloc.picked
-        left = n
-        for lot, (in_pack, _) in _in_packing(mid, reference, product.pk).items():
-            if left <= 0:
-                break
-            now_ = min(in_pack, left)
-            left -= now_
-            for lot_, exp, taken in _quant_take(product=product, location=packing, quantity=now_, lot=lot):
-                _movement(
-                    merchant_id=mid,
-                    type=MT.SHIP,
-                    product_id=product.pk,
-                    warehouse_id=alloc.warehouse_id,
-                    quantity=taken,
-                    from_location=packing,
-                    lot=lot_,
-                    expires_on=exp,
-                    reference=reference,
-                )
+        _ship_from_packing(mid, reference, product, alloc.warehouse_id, n)
         level = levels[(alloc.product_id, alloc.warehouse_id)]
         StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") - n, reserved=F("reserved") - n)
         alloc.allocated -= n
