@@ -38,15 +38,17 @@ def verified_bank(merchant, account=OK_ACCOUNT) -> PaymentMethod:
     return services.bank_account_verify(merchant=merchant, method=method, descriptor_code="SM11AA")
 
 
-def deliver_events(client, *, types: tuple[str, ...], after: int = 0) -> list[str]:
-    """Stripe's webhook deliveries, from the fake's event log, signed and posted to our receiver."""
+def deliver_events(client, *, types: tuple[str, ...], after: int = 0, object_id: str = "") -> list[str]:
+    """Stripe's webhook deliveries, from the fake's event log, signed and posted to our receiver. The fake is
+    shared by the session's tests and ``created`` has one-second resolution: ``object_id`` keeps only the
+    events about that object."""
     gateway.StripeProcessor()  # points the client at the fake
     events = sorted(
         stripe.Event.list(limit=100).data, key=lambda e: e.created
     )  # stable: the fake lists in order
     results = []
     for event in events:
-        if event.type in types and event.created >= after:
+        if event.type in types and event.created >= after and object_id in ("", event.data.object.id):
             body = json.dumps(event.to_dict()).encode()
             response = client.post("/integrations/stripe/webhooks/", body, content_type="application/json",
                                    HTTP_STRIPE_SIGNATURE=sign(body))  # fmt: skip
@@ -170,7 +172,7 @@ def test_invoice_paid_by_ach_debit_processing_then_webhook(stripe_settings, clie
 
     assert wait_settled(pi.id) == "succeeded"
     results = deliver_events(client, types=("payment_intent.processing", "payment_intent.succeeded"),
-                             after=started)  # fmt: skip
+                             after=started, object_id=pi.id)  # fmt: skip
     assert results == [f"payment {payment.pk} processing", f"payment {payment.pk} succeeded"]
     invoice.refresh_from_db()
     payment.refresh_from_db()
@@ -179,7 +181,7 @@ def test_invoice_paid_by_ach_debit_processing_then_webhook(stripe_settings, clie
     assert selectors.credit_hold(merchant_a) is False
     # Stripe retries deliveries: the replay changes nothing
     events = StripeEvent.objects.count()
-    replay = deliver_events(client, types=("payment_intent.succeeded",), after=started)
+    replay = deliver_events(client, types=("payment_intent.succeeded",), after=started, object_id=pi.id)
     assert replay == ["duplicate"]
     assert StripeEvent.objects.count() == events
     invoice.refresh_from_db()
@@ -195,7 +197,12 @@ def test_failed_ach_debit_is_dunned_like_a_card(stripe_settings, client, merchan
     assert payment.status == "processing"
     assert wait_settled(payment.stripe_payment_intent_id) == "requires_payment_method"
     with django_capture_on_commit_callbacks(execute=True):
-        results = deliver_events(client, types=("payment_intent.payment_failed",), after=started)
+        results = deliver_events(
+            client,
+            types=("payment_intent.payment_failed",),
+            after=started,
+            object_id=payment.stripe_payment_intent_id,
+        )
     assert results == [f"payment {payment.pk} failed"]
     payment.refresh_from_db()
     invoice.refresh_from_db()
@@ -213,9 +220,9 @@ def test_verified_on_stripes_hosted_page_arrives_by_webhook(stripe_settings, cli
     method = add_bank(merchant_a)
     started = int(time.time())
     stripe.SetupIntent.verify_microdeposits(method.stripe_setup_intent_id, descriptor_code="SM11AA")
-    assert deliver_events(client, types=("setup_intent.succeeded",), after=started) == [
-        f"payment method {method.pk} verified"
-    ]
+    assert deliver_events(
+        client, types=("setup_intent.succeeded",), after=started, object_id=method.stripe_setup_intent_id
+    ) == [f"payment method {method.pk} verified"]
     method.refresh_from_db()
     assert (method.status, method.is_default) == ("active", True)
     assert method.mandate_id.startswith("mandate_")
