@@ -18,12 +18,16 @@ carriers enqueue a task, so the import never waits for a carrier).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
 from django.db import transaction
+
+from fulfil import demo
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +96,23 @@ def rate_providers() -> list[str]:
     return [p.key for p in _providers]
 
 
+_offline: ContextVar[bool] = ContextVar("orders_rates_offline", default=False)
+
+
+@contextmanager
+def offline() -> Iterator[None]:
+    """No carrier is asked inside this block: cached quotes and the zone table only, nothing warmed later
+    (demo data, which must load on a machine that reaches no carrier)."""
+    token = _offline.set(True)
+    try:
+        yield
+    finally:
+        _offline.reset(token)
+
+
 def quote(requests: list[RateRequest], *, live: bool = True) -> dict[RateRequest, Quote]:
     """Quotes for as many of ``requests`` as the registered providers can price."""
+    live = live and not _offline.get() and not demo.is_loading()
     found: dict[RateRequest, Quote] = {}
     todo = list(dict.fromkeys(requests))
     for provider in _providers:
@@ -117,7 +136,7 @@ def quote_cached_then_warm(requests: list[RateRequest]) -> dict[RateRequest, Quo
     no carrier call may run under them."""
     found = quote(requests, live=False)
     missing = tuple(r for r in dict.fromkeys(requests) if r not in found)
-    if missing and _providers:
+    if missing and _providers and not _offline.get() and not demo.is_loading():
         transaction.on_commit(partial(_warm, requests=missing))
     return found
 

@@ -103,6 +103,22 @@ def test_routes_past_the_time_budget_use_the_zone_table_and_are_warmed_for_next_
     assert len({r.warehouse_id for r in warmed}) == len(order.routing["candidates"]) == 2
 
 
+def test_offline_block_asks_no_carrier_and_warms_nothing(
+    merchant_a, stocked, run_import, fake_easypost, monkeypatch
+):
+    make_account(fake_easypost, merchant=merchant_a, carrier="ups")
+    warmed = []
+    monkeypatch.setattr(carrier_routing, "warm", lambda requests: warmed.extend(requests))
+    with rates.offline():
+        order = run_import(merchant_a, canonical("O-1", lines=(("TENT", 1),)))
+    assert shipments_posted(fake_easypost) == 0
+    assert {c["rate_source"] for c in order.routing["candidates"]} == {"zone"}
+    assert warmed == []
+    # outside the block the carriers are asked again
+    run_import(merchant_a, canonical("O-2", lines=(("TENT", 1),)))
+    assert shipments_posted(fake_easypost) == 2
+
+
 def test_no_carrier_account_uses_the_zone_table(merchant_a, stocked, run_import, fake_easypost):
     order = run_import(merchant_a, canonical(lines=(("TENT", 1),)))
 
@@ -226,3 +242,26 @@ def test_batch_path_uses_cached_quotes_and_warms_the_rest_after_commit(
     second = Order.objects.get(external_id="W-2")
     assert {c["rate_label"] for c in second.routing["candidates"]} == {"UPS Ground $9.81 (cached live rate)"}
     assert shipments_posted(fake_easypost) == 2
+
+
+def test_while_demo_data_loads_providers_are_asked_cached_only():
+    from fulfil import demo
+
+    asked = []
+
+    def provider(requests, *, live):
+        asked.append(live)
+        return {}
+
+    rates.register_rate_provider(provider, key="test-demo")
+    try:
+        request = rates.RateRequest(
+            merchant_id=1, warehouse_id=1, origin_postal="18101", origin_country="US", dest_postal="10001",
+            dest_country="US", weight_g=500, service="standard",
+        )  # fmt: skip
+        with demo.loading():
+            rates.quote([request], live=True)
+        rates.quote([request], live=True)
+    finally:
+        rates.unregister_rate_provider("test-demo")
+    assert asked == [False, True]
