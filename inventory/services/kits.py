@@ -87,6 +87,46 @@ def _check_kit(mid: int, kit: Product, warehouse: Warehouse, quantity: int) -> l
     return _components(kit)
 
 
+def _take_off_shelves(
+    *,
+    mid: int,
+    product: Product,
+    warehouse_id: int,
+    quantity: int,
+    type_: str,
+    reason: str,
+    reference: str,
+    short: str,
+) -> list[tuple[Location, int, StockMovement]]:
+    """Takes ``quantity`` free units of ``product`` off the warehouse's shelves (pick face first, soonest
+    expiry first) as ``type_`` ledger movements; ``InsufficientStock(short)`` when the shelves hold fewer.
+    Returns (shelf, units, movement) per lot taken. The caller updates the level."""
+    from inventory.selectors import pick_candidates
+
+    cands = pick_candidates(merchant=mid, product=product, warehouse=warehouse_id, quantity=quantity)
+    if sum(c.quantity for c in cands) < quantity:
+        raise InsufficientStock(short)
+    took = []
+    for cand in cands:
+        for lot, exp, taken in _quant_take(
+            product=product, location=cand.location, quantity=cand.quantity, lot=cand.lot
+        ):
+            movement = _movement(
+                merchant_id=mid,
+                type=type_,
+                product_id=product.pk,
+                warehouse_id=warehouse_id,
+                quantity=taken,
+                from_location=cand.location,
+                lot=lot,
+                expires_on=exp,
+                reason=reason,
+                reference=reference,
+            )
+            took.append((cand.location, taken, movement))
+    return took
+
+
 @retry_on_deadlock
 def kit_build(
     *,
@@ -103,8 +143,6 @@ def kit_build(
     shelf already holding the kit, else the dock). Kit orders waiting on a backorder get the new kits at once.
     Emits ``inventory.kits_built`` (billing charges kitting from it). Raises ``InsufficientStock`` and
     changes nothing when a component is short."""
-    from inventory.selectors import pick_candidates
-
     mid = _mid(merchant)
     comps = _check_kit(mid, kit, warehouse, quantity)
     wid = warehouse.pk
@@ -126,27 +164,17 @@ def kit_build(
     movements: list[StockMovement] = []
     for comp, per in comps:
         need = per * quantity
-        cands = pick_candidates(merchant=mid, product=comp, warehouse=wid, quantity=need)
-        if sum(c.quantity for c in cands) < need:
-            raise InsufficientStock(f"Fewer than {need} of {comp.sku} on the shelves.")
-        for cand in cands:
-            for lot, exp, taken in _quant_take(
-                product=comp, location=cand.location, quantity=cand.quantity, lot=cand.lot
-            ):
-                movements.append(
-                    _movement(
-                        merchant_id=mid,
-                        type=MT.KIT_USE,
-                        product_id=comp.pk,
-                        warehouse_id=wid,
-                        quantity=taken,
-                        from_location=cand.location,
-                        lot=lot,
-                        expires_on=exp,
-                        reason=f"built into {quantity} × {kit.sku}",
-                        reference=reference,
-                    )
-                )
+        took = _take_off_shelves(
+            mid=mid,
+            product=comp,
+            warehouse_id=wid,
+            quantity=need,
+            type_=MT.KIT_USE,
+            reason=f"built into {quantity} × {kit.sku}",
+            reference=reference,
+            short=f"Fewer than {need} of {comp.sku} on the shelves.",
+        )
+        movements.extend(movement for _, _, movement in took)
         StockLevel.objects.filter(pk=levels[(comp.pk, wid)].pk).update(on_hand=F("on_hand") - need)
         fx.touch(comp, wid)
     _quant_add(
@@ -214,8 +242,6 @@ def kit_unbuild(
     """Takes ``quantity`` free built kits apart: kit units leave their shelves (``kit_break``), their
     components arrive at ``location`` (default: the shelf each kit came from) (``kit_part``). Freed components
     fill waiting backorders at once. Never touches kits reserved for orders."""
-    from inventory.selectors import pick_candidates
-
     mid = _mid(merchant)
     comps = _check_kit(mid, kit, warehouse, quantity)
     wid = warehouse.pk
@@ -229,51 +255,42 @@ def kit_unbuild(
             f"Only {max(0, kit_level.on_hand - kit_level.reserved - kit_level.held)} built {kit.sku} are not "
             "reserved or held."
         )
-    cands = pick_candidates(merchant=mid, product=kit, warehouse=wid, quantity=quantity)
-    if sum(c.quantity for c in cands) < quantity:
-        raise InsufficientStock(f"Fewer than {quantity} built {kit.sku} on the shelves.")
+    took = _take_off_shelves(
+        mid=mid,
+        product=kit,
+        warehouse_id=wid,
+        quantity=quantity,
+        type_=MT.KIT_BREAK,
+        reason="kits taken apart",
+        reference=reference,
+        short=f"Fewer than {quantity} built {kit.sku} on the shelves.",
+    )
     fx = _Effects(mid)
     movements: list[StockMovement] = []
-    for cand in cands:
-        dest = location or cand.location
-        for lot, exp, taken in _quant_take(
-            product=kit, location=cand.location, quantity=cand.quantity, lot=cand.lot
-        ):
+    for shelf, taken, movement in took:
+        movements.append(movement)
+        dest = location or shelf
+        for comp, per in comps:
+            _quant_add(
+                merchant_id=mid,
+                product_id=comp.pk,
+                location=dest,
+                lot="",
+                expires_on=None,
+                quantity=taken * per,
+            )
             movements.append(
                 _movement(
                     merchant_id=mid,
-                    type=MT.KIT_BREAK,
-                    product_id=kit.pk,
+                    type=MT.KIT_PART,
+                    product_id=comp.pk,
                     warehouse_id=wid,
-                    quantity=taken,
-                    from_location=cand.location,
-                    lot=lot,
-                    expires_on=exp,
-                    reason="kits taken apart",
+                    quantity=taken * per,
+                    to_location=dest,
+                    reason=f"from {taken} × {kit.sku} taken apart",
                     reference=reference,
                 )
             )
-            for comp, per in comps:
-                _quant_add(
-                    merchant_id=mid,
-                    product_id=comp.pk,
-                    location=dest,
-                    lot="",
-                    expires_on=None,
-                    quantity=taken * per,
-                )
-                movements.append(
-                    _movement(
-                        merchant_id=mid,
-                        type=MT.KIT_PART,
-                        product_id=comp.pk,
-                        warehouse_id=wid,
-                        quantity=taken * per,
-                        to_location=dest,
-                        reason=f"from {taken} × {kit.sku} taken apart",
-                        reference=reference,
-                    )
-                )
     StockLevel.objects.filter(pk=kit_level.pk).update(on_hand=F("on_hand") - quantity)
     fx.touch(kit, wid)
     for comp, per in comps:
