@@ -34,12 +34,14 @@ run: demo
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # As in production, a worker per queue: `inbox` (webhook orders into the book), `orders` (their processing) and the
-# default queue (outbox handlers, polls, beat), so outbox work never delays an import or an allocation.
+# default queue (outbox handlers, polls, beat), so outbox work never delays an import or an allocation. Processing
+# and outbox handlers run at a lower CPU priority (nice 10): in a burst the intake and the drain come first, the
+# rest catches up after.
 worker: install
 	$(BIN)/celery -A fulfil worker -Q inbox -c 2 -n inbox@%h -l info & inbox=$$!; \
-	$(BIN)/celery -A fulfil worker -Q orders -n orders@%h -l info & orders=$$!; \
+	nice -n 10 $(BIN)/celery -A fulfil worker -Q orders -n orders@%h -l info & orders=$$!; \
 	trap 'kill $$inbox $$orders 2>/dev/null' EXIT; \
-	$(BIN)/celery -A fulfil worker -B -Q celery -n main@%h -l info
+	nice -n 10 $(BIN)/celery -A fulfil worker -B -Q celery -n main@%h -l info
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \

@@ -25,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -62,6 +63,25 @@ def tree_cpu_ms(pid: int) -> float:
         if int(entry.name) == pid or int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) * TICK_MS
     return total
+
+
+def pg_backends_cpu_ms(connection) -> dict[int, float]:
+    """CPU ms so far of each Postgres backend connected to the bench database (pid -> ms; same host)."""
+    connection.ensure_connection()
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [pid for (pid,) in cur.fetchall()]
+    connection.close()
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) * TICK_MS
+    return out
 
 
 def free_port() -> int:
@@ -207,7 +227,8 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
         t.start()
     for t in threads:
         t.join()
-    out.put(results)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.put((results, (usage.ru_utime + usage.ru_stime) * 1000))
 
 
 def costs(env: dict, n: int) -> dict | None:
@@ -288,10 +309,12 @@ def main() -> None:
         )
         procs.append(web)
 
-        def start_worker(queue: str, concurrency: str):
-            # as production runs them (Makefile `worker`, docker-compose): one worker per queue
+        def start_worker(queue: str, concurrency: str, niceness: str):
+            # as production runs them (Makefile `worker`, docker-compose): one worker per queue, processing and
+            # outbox handlers at a lower CPU priority than the intake (web) and the drain
             worker = subprocess.Popen(
                 [
+                    *(["nice", "-n", niceness] if niceness not in ("", "0") else []),
                     sys.executable,
                     "-m",
                     "celery",
@@ -322,10 +345,12 @@ def main() -> None:
         workers: dict[str, subprocess.Popen] = {}
 
         def start_workers():
-            # BENCH_WORKERS: "queues:concurrency" per worker, space-separated (default: Makefile's `worker`)
-            for spec in os.environ.get("BENCH_WORKERS", "inbox:2 orders:1 celery:2").split():
-                queues, _, concurrency = spec.partition(":")
-                workers["other" if queues == "celery" else queues] = start_worker(queues, concurrency or "1")
+            # BENCH_WORKERS: "queues:concurrency[:nice]" per worker, space-separated (default: Makefile's `worker`)
+            for spec in os.environ.get("BENCH_WORKERS", "inbox:2 orders:1:10 celery:2:10").split():
+                queues, concurrency, niceness = (*spec.split(":"), "", "")[:3]
+                workers["other" if queues == "celery" else queues] = start_worker(
+                    queues, concurrency or "1", niceness
+                )
 
         intake_only = os.environ.get("BENCH_WORKER_AFTER") == "1"  # measure the accept path alone
         if not intake_only:
@@ -352,6 +377,7 @@ def main() -> None:
             conn.close()
 
         cpu0 = {name: tree_cpu_ms(p.pid) for name, p in (("web", web), *workers.items())}
+        pg0 = pg_backends_cpu_ms(connection)
         out: mp.Queue = mp.Queue()
         deadline = time.time() + SECONDS
         started = time.time()
@@ -359,12 +385,17 @@ def main() -> None:
         for c in clients:
             c.start()
         results = []
+        loadgen_cpu = 0.0
         for _ in clients:
-            results.extend(out.get())
+            got, cpu_ms = out.get()
+            results.extend(got)
+            loadgen_cpu += cpu_ms
         for c in clients:
             c.join()
         load_end = time.time()
         web_cpu = tree_cpu_ms(web.pid) - cpu0["web"]
+        pg_load = pg_backends_cpu_ms(connection)
+        pg_load_cpu = sum(ms - pg0.get(pid, 0.0) for pid, ms in pg_load.items())
         if intake_only:
             start_workers()
             cpu0.update({name: tree_cpu_ms(p.pid) for name, p in workers.items()})
@@ -427,6 +458,10 @@ def main() -> None:
                 "processed_after_load_s": round(processed_at - load_end, 1) if processed_at else None,
                 "unprocessed": unprocessed,
                 "web_cpu_ms_per_webhook": round(web_cpu / max(len(results), 1), 3),
+                # the generator's own processes (all of them: building, signing, sending, reading)
+                "loadgen_cpu_ms_per_webhook": round(loadgen_cpu / max(len(results), 1), 3),
+                # every Postgres backend on the bench database (web, workers) while the load ran
+                "pg_cpu_ms_per_webhook_during_load": round(pg_load_cpu / max(len(results), 1), 3),
                 **{
                     f"{name.replace(',', '_')}_worker_cpu_ms_per_order": round(ms / max(created, 1), 3)
                     for name, ms in cpu_book.items()
