@@ -2,7 +2,8 @@
 same environment as the app: Redis broker, not eager).
 
 In one process, nothing else of ours running: N signed Shopify ``orders/create`` webhooks (plus 10%
-re-deliveries) through the WSGI application in-process (Django's whole request path, without gunicorn's HTTP
+re-deliveries) through the deployed WSGI application in-process (``fulfil.wsgi``: the webhook intake in front of
+Django; without gunicorn's HTTP
 parsing), then the inbox drain (import only: orders into the book), then batch processing (validate, route,
 allocate, release), then (BENCH_COST_OUTBOX=1, on a database of its own) the outbox events those wrote
 (billing estimates). For each step: CPU ms of this
@@ -41,11 +42,13 @@ def _proc_cpu_ms(pid: int) -> float:
 class Meter:
     """CPU of this process and of the connection's Postgres backend, and the queries run, over a block."""
 
-    def __init__(self):
+    def __init__(self, intake=None):
         from django.db import connection
 
         self.connection = connection
         self.queries = 0
+        self.intake = intake  # the WSGI intake's own connection (its INSERTs): counted too
+        self.intake_inserts = 0
 
     def _count(self, execute, sql, params, many, context):
         self.queries += 1
@@ -56,8 +59,14 @@ class Meter:
         self.pg_pid = self.connection.connection.info.backend_pid
         self.wrapper = self.connection.execute_wrapper(self._count)
         self.wrapper.__enter__()
+        self.intake_pid = self._intake_pid()
+        self.intake0 = _proc_cpu_ms(self.intake_pid) if self.intake_pid else 0.0
         self.cpu0, self.pg0, self.t0 = time.process_time(), _proc_cpu_ms(self.pg_pid), time.perf_counter()
         return self
+
+    def _intake_pid(self):
+        conn = self.intake._local.conn if self.intake is not None else None
+        return conn.info.backend_pid if conn is not None and not conn.closed else None
 
     def __exit__(self, *exc):
         self.cpu_ms = (time.process_time() - self.cpu0) * 1000
@@ -66,6 +75,12 @@ class Meter:
         pid = self.connection.connection.info.backend_pid if self.connection.connection else self.pg_pid
         # a reconnect mid-way would lose the old backend's CPU: report it as unknown rather than wrong
         self.pg_ms = _proc_cpu_ms(self.pg_pid) - self.pg0 if pid == self.pg_pid else float("nan")
+        if self.intake_pid:
+            if self._intake_pid() != self.intake_pid:
+                self.pg_ms = float("nan")
+            else:
+                self.pg_ms += _proc_cpu_ms(self.intake_pid) - self.intake0
+                self.queries += self.intake_inserts
 
     def per(self, n: int, prefix: str) -> dict:
         n = max(n, 1)
@@ -134,16 +149,15 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.core.wsgi import get_wsgi_application
     from webhooks import SECRET, order_body
 
     from fulfil.audit import Actor, audit_context
     from fulfil.outbox import drain as outbox_drain
+    from fulfil.wsgi import application as app  # as deployed: the webhook intake in front of Django
     from integrations import services
     from orders.models import Order
     from orders.services.batch import orders_process_batch
 
-    app = get_wsgi_application()
     statuses: list[str] = []
 
     def start_response(status, headers, exc_info=None):
@@ -169,7 +183,8 @@ def main() -> None:
     requests = [(base + 100 + k, f"costs-{k}") for k in range(n)]
     requests += [requests[k * 10] for k in range(n // 10)]  # 10% re-deliveries
     statuses.clear()
-    with Meter() as m, _profile("request"):
+    with Meter(intake=app) as m, _profile("request"):
+        m.intake_inserts = len(requests)  # one INSERT each, on the intake's connection (not Django's)
         for k, event in requests:
             post(k, event)
     assert all(s.startswith("200") for s in statuses), set(statuses)
