@@ -73,6 +73,7 @@ class PaymentProcessor(Protocol):
         self, *, setup_intent_id: str, payment_method: str, customer_id: str
     ) -> SavedMethod: ...
     def payment_method_get(self, *, payment_method_id: str) -> SavedMethod: ...
+    def payment_method_detach(self, *, payment_method_id: str) -> None: ...
     def bank_account_setup(self, *, customer_id: str, holder_name: str, email: str, routing_number: str,
                            account_number: str, account_holder_type: str, account_type: str,
                            acceptance: MandateAcceptance) -> BankSetup: ...  # fmt: skip
@@ -238,6 +239,18 @@ class StripeProcessor:
     def payment_method_get(self, *, payment_method_id: str) -> SavedMethod:
         try:
             return _saved(stripe.PaymentMethod.retrieve(payment_method_id))
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+    def payment_method_detach(self, *, payment_method_id: str) -> None:
+        """Detach a removed method from its Stripe customer, so it can never be charged again. A method Stripe
+        no longer knows (or already detached) is not an error: the outcome is the one we want."""
+        try:
+            stripe.PaymentMethod.detach(payment_method_id)
+        except stripe.InvalidRequestError as exc:
+            if getattr(exc, "code", None) == "resource_missing" or exc.http_status == 404:
+                return
+            raise _translate(exc) from exc
         except stripe.StripeError as exc:
             raise _translate(exc) from exc
 

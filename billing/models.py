@@ -348,6 +348,11 @@ class PaymentMethod(TenantModel):
             models.UniqueConstraint(fields=["stripe_payment_method_id"], name="billing_pm_unique"),
         ]
 
+    def __str__(self) -> str:
+        if self.type == self.Type.US_BANK_ACCOUNT:
+            return f"{self.brand or 'Bank account'} ({self.account_type or 'checking'}) •••• {self.last4}"
+        return f"{(self.brand or self.get_type_display()).title()} •••• {self.last4}"
+
 
 class Payment(TenantModel):
     class Status(models.TextChoices):

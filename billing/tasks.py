@@ -42,6 +42,13 @@ def invoice_collect_task(*, invoice_id: int) -> None:
         services.invoice_collect(invoice_id=invoice_id)
 
 
+@shared_task(
+    acks_late=True, time_limit=120, autoretry_for=(RetryableProviderError,), retry_backoff=True, max_retries=8
+)
+def payment_method_detach_task(*, method_id: int) -> bool:
+    return services.payment_method_detach(method_id=method_id)
+
+
 @shared_task(acks_late=True, time_limit=1800)
 def storage_charge_nightly_task(day: str | None = None) -> int:
     """Bills yesterday's storage-days (idempotent: running it twice bills once)."""

@@ -387,7 +387,9 @@ def payment_method_action(request, pk: int, action: str):
         if action == "default":
             services.payment_method_make_default(merchant=request.merchant, method=method)
         elif action == "remove":
-            services.payment_method_remove(merchant=request.merchant, method=method)
+            successor = services.payment_method_remove(merchant=request.merchant, method=method)
+            note = f" {successor} is now your default." if successor else ""
+            messages.success(request, f"{method} removed; it will not be charged again.{note}")
         else:
             raise Http404
     return redirect("billing:payment_methods")

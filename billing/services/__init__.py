@@ -55,6 +55,7 @@ from billing.services.payments import (  # noqa: F401
     bank_account_verify,
     customer_ensure,
     payment_method_add,
+    payment_method_detach,
     payment_method_make_default,
     payment_method_remove,
     setup_intent_start,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -202,14 +203,52 @@ def payment_method_make_default(*, merchant, method: PaymentMethod) -> None:
         )
 
 
-def payment_method_remove(*, merchant, method: PaymentMethod) -> None:
+def payment_method_remove(*, merchant, method: PaymentMethod) -> PaymentMethod | None:
+    """Stop charging a method: it is marked removed at once and detached from the Stripe customer after commit
+    (a Celery task that retries while Stripe is unreachable). When it was the default, the newest remaining
+    active method becomes the default; the new default (or None) is returned."""
+    from billing import tasks
+
     with transaction.atomic():
-        PaymentMethod.objects.for_merchant(merchant).filter(pk=method.pk).update(
-            removed_at=timezone.now(), is_default=False
-        )
+        locked = PaymentMethod.objects.for_merchant(merchant).select_for_update().filter(pk=method.pk).first()
+        if locked is None or locked.removed_at is not None:
+            return None
+        was_default = locked.is_default
+        locked.removed_at = timezone.now()
+        locked.is_default = False
+        locked.save(update_fields=["removed_at", "is_default"])
         audit_record(
-            obj_type="billing.paymentmethod", obj_id=method.pk, action="removed", merchant_id=merchant.pk
+            obj_type="billing.paymentmethod",
+            obj_id=locked.pk,
+            action="removed",
+            merchant_id=merchant.pk,
+            before={"is_default": was_default},
+            after={"removed": True},
         )
+        successor = None
+        if was_default:
+            successor = (
+                PaymentMethod.objects.for_merchant(merchant)
+                .filter(removed_at__isnull=True, status=PaymentMethod.Status.ACTIVE)
+                .order_by("-created_at", "-pk")
+                .first()
+            )
+            if successor is not None:
+                PaymentMethod.objects.filter(pk=successor.pk).update(is_default=True)
+                audit_record(obj_type="billing.paymentmethod", obj_id=successor.pk, action="default",
+                             merchant_id=merchant.pk, after={"because": "previous default removed"})  # fmt: skip
+        transaction.on_commit(partial(tasks.payment_method_detach_task.delay, method_id=locked.pk))
+    return successor
+
+
+def payment_method_detach(*, method_id: int, gateway: PaymentProcessor | None = None) -> bool:
+    """Detach a removed method at Stripe (idempotent: detaching twice is harmless). False when the method is not
+    removed (a detach queued for a method that was never removed does nothing)."""
+    method = PaymentMethod.objects.filter(pk=method_id, removed_at__isnull=False).first()
+    if method is None or not method.stripe_payment_method_id:
+        return False
+    (gateway or default_processor()).payment_method_detach(payment_method_id=method.stripe_payment_method_id)
+    return True
 
 
 def _payment_for(obj: dict) -> Payment | None:

@@ -213,3 +213,61 @@ def test_a_setup_intent_already_confirmed_by_stripe_js_is_read_not_reconfirmed(s
     )
     assert (method.type, method.last4, method.stripe_payment_method_id) == (
         "card", "4242", stripe.SetupIntent.retrieve(seti).payment_method)  # fmt: skip
+
+
+def test_removing_the_default_card_detaches_it_at_stripe_and_promotes_the_next(
+    stripe_settings, merchant_a, client_a, django_capture_on_commit_callbacks
+):
+    import stripe
+
+    older = services.payment_method_add(merchant=merchant_a, payment_method="pm_card_visa")
+    newer = services.payment_method_add(merchant=merchant_a, payment_method="pm_card_visa")
+    customer = selectors.account_get(merchant_a).stripe_customer_id
+    assert stripe.PaymentMethod.retrieve(older.stripe_payment_method_id).customer == customer
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_a.post(f"/app/billing/payment-methods/{older.pk}/remove/", follow=True)
+    assert "removed; it will not be charged again" in response.content.decode()
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert older.removed_at is not None
+    assert older.is_default is False
+    assert newer.is_default is True
+    assert stripe.PaymentMethod.retrieve(older.stripe_payment_method_id).customer is None
+    assert stripe.PaymentMethod.retrieve(newer.stripe_payment_method_id).customer == customer
+    # removing it again is a no-op, and a detach of a method Stripe no longer knows is not an error
+    assert services.payment_method_remove(merchant=merchant_a, method=older) is None
+    PaymentMethod.objects.filter(pk=older.pk).update(stripe_payment_method_id="pm_gone_for_good")
+    assert services.payment_method_detach(method_id=older.pk) is True
+
+
+def test_another_merchant_cannot_remove_a_method(stripe_settings, merchant_a, merchant_b, client_a):
+    method = services.payment_method_add(merchant=merchant_b, payment_method="pm_card_visa")
+    response = client_a.post(f"/app/billing/payment-methods/{method.pk}/remove/")
+    assert response.status_code == 404
+    method.refresh_from_db()
+    assert method.removed_at is None
+    assert method.is_default is True
+
+
+def test_detach_is_retried_while_stripe_is_unreachable(merchant_a, settings):
+    from billing import tasks
+    from billing.exceptions import RetryableProviderError
+
+    calls = []
+
+    class Down:
+        def payment_method_detach(self, *, payment_method_id):
+            calls.append(payment_method_id)
+            raise RetryableProviderError("connection refused")
+
+    method = PaymentMethod.objects.create(merchant=merchant_a, stripe_payment_method_id="pm_x", last4="4242",
+                                          removed_at=timezone.now())  # fmt: skip
+    with pytest.raises(RetryableProviderError):
+        services.payment_method_detach(method_id=method.pk, gateway=Down())
+    assert calls == ["pm_x"]
+    assert RetryableProviderError in tasks.payment_method_detach_task.autoretry_for
+    live = PaymentMethod.objects.create(merchant=merchant_a, stripe_payment_method_id="pm_live", last4="1111")
+    assert (
+        services.payment_method_detach(method_id=live.pk, gateway=Down()) is False
+    )  # not removed: untouched
+    assert calls == ["pm_x"]
