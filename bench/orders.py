@@ -12,7 +12,17 @@
    filtered lists (status, channel, status+channel, search, date range, next page) — p95 in ms.
 
 Prints {"bench": "orders", "imported_per_s": …, "list_p95_ms": …, "filtered_list_p95_ms": …, "duplicates": 0}.
-ORDERS_BENCH_IMPORT (default 2000) scales step 1 so the whole run stays around three minutes on 2 cores.
+ORDERS_BENCH_IMPORT (default 50,000, the issue's figure; a smaller one while iterating) sets step 1's size; the
+stock received before it scales with the number of orders (about 7% end up backordered at any size), so the
+figure is about orders that allocate and release, not about a shelf that ran dry. The whole run takes about
+five minutes on 2 quiet cores.
+
+CPU figures make a change comparable whatever else the machine runs: ``cpu_ms_per_order`` is the importing
+processes' user+system CPU (``wait4`` rusage) per imported order, ``pg_cpu_ms_per_order`` that of their
+Postgres backends (``/proc/<pg_backend_pid()>/stat``, so it needs the server on this machine; ``null``
+otherwise), and ``queries_per_order`` the statements they sent through Django's cursors (the COPY of a batch
+insert is not counted) — for the batch path and, as ``single_*``, for the one-by-one path. ORDERS_BENCH_PROFILE=/tmp/p writes each importing process's cProfile stats to
+/tmp/p-<run_batch|run_one>-<items>-<k>.prof (the figures are then slower, of course).
 Outbox events (order.created, order.status_changed …) are written in the same transactions, but their
 dispatch to other apps' handlers (billing estimates, channel pushes) is left to the workers, as in
 production: this process plays the order-processing worker only. ``outbox_pending`` reports how many.
@@ -41,11 +51,14 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from _common import emit, percentile, setup
 
-N_IMPORT = int(os.environ.get("ORDERS_BENCH_IMPORT", "2000"))
+N_IMPORT = int(os.environ.get("ORDERS_BENCH_IMPORT", "50000"))
 PROCS = int(os.environ.get("ORDERS_BENCH_PROCS", "2"))
 N_SINGLE = int(os.environ.get("ORDERS_BENCH_SINGLE", "300"))
 CARRIER = os.environ.get("ORDERS_BENCH_CARRIER", "")
 TOTAL = int(os.environ.get("ORDERS_BENCH_TOTAL", "1000000"))
+PROFILE = os.environ.get(
+    "ORDERS_BENCH_PROFILE", ""
+)  # path prefix: each importing process dumps cProfile stats
 FIXTURES = Path(
     os.environ.get("FULFIL_VENDOR_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
 )
@@ -159,11 +172,14 @@ def main() -> None:
         )
         for i in range(300)
     ]
+    # Stock in proportion to the orders to come: the shelves of the 2,300-order run (5-60 units a level,
+    # ~7% of its orders backordered) times the run's size, so a 50,000-order run is not mostly backorders.
+    scale = max(1.0, (N_IMPORT + N_SINGLE) / 2300)
     for p in products:
         for wh in warehouses:
             if rnd.random() < 0.8:
                 inventory.stock_receive(
-                    merchant=merchant, product=p, warehouse=wh, quantity=rnd.randint(5, 60)
+                    merchant=merchant, product=p, warehouse=wh, quantity=round(rnd.randint(5, 60) * scale)
                 )
 
     fake = None
@@ -223,34 +239,80 @@ def main() -> None:
         # one batch of deliveries (CSV upload, connector backfill); processing tasks run after commit
         order_import_many(merchant=merchant, orders=chunk)
 
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def backend_cpu_s(pid: int) -> float:
+        """user+system CPU seconds of a Postgres backend so far (fields 14 and 15 of /proc/<pid>/stat)."""
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
     def in_processes(fn, items, per_call):
-        """PROCS processes, like `celery worker` with one process per core, each taking a share."""
+        """PROCS processes, like `celery worker` with one process per core, each taking a share. Returns the
+        wall time and the CPU seconds of the processes, of their Postgres backends, and their queries."""
         connection.close()
         begin = time.perf_counter()
         children = []
         for k in range(PROCS):
+            read_end, write_end = os.pipe()
             pid = os.fork()
             if pid == 0:
+                report = {"pg_cpu_s": None, "queries": 0}
                 try:
-                    share = items[k::PROCS]
-                    for start in range(0, len(share), per_call):
-                        fn(share[start : start + per_call] if per_call > 1 else share[start])
+                    os.close(read_end)
+                    counter = {"n": 0}
+
+                    def count(execute, sql, params, many, context, counter=counter):
+                        counter["n"] += 1
+                        return execute(sql, params, many, context)
+
+                    with connection.execute_wrapper(count), connection.cursor() as cur:
+                        cur.execute("SELECT pg_backend_pid()")
+                        backend = cur.fetchone()[0]
+                        pg_start = backend_cpu_s(backend)
+                        share = items[k::PROCS]
+                        profiler = None
+                        if PROFILE:
+                            import cProfile
+
+                            profiler = cProfile.Profile()
+                            profiler.enable()
+                        for start in range(0, len(share), per_call):
+                            fn(share[start : start + per_call] if per_call > 1 else share[start])
+                        if profiler is not None:
+                            profiler.disable()
+                            profiler.dump_stats(f"{PROFILE}-{fn.__name__}-{len(items)}-{k}.prof")
+                        cur.execute("SELECT pg_backend_pid()")
+                        if cur.fetchone()[0] == backend:  # the same connection throughout: its CPU is ours
+                            report["pg_cpu_s"] = backend_cpu_s(backend) - pg_start
+                    report["queries"] = counter["n"] - 2
                     connection.close()
                 finally:
+                    os.write(write_end, json.dumps(report).encode())
                     os._exit(0)
-            children.append(pid)
-        for pid in children:
-            os.waitpid(pid, 0)
-        return time.perf_counter() - begin
+            os.close(write_end)
+            children.append((pid, read_end))
+        cpu_s, pg_cpu_s, queries = 0.0, 0.0, 0
+        for pid, read_end in children:
+            _, _, usage = os.wait4(pid, 0)
+            cpu_s += usage.ru_utime + usage.ru_stime
+            with os.fdopen(read_end) as f:
+                report = json.loads(f.read() or "{}")
+            queries += report.get("queries", 0)
+            pg_cpu_s = (
+                None if pg_cpu_s is None or report.get("pg_cpu_s") is None else pg_cpu_s + report["pg_cpu_s"]
+            )
+        return time.perf_counter() - begin, cpu_s, pg_cpu_s, queries
 
-    elapsed = in_processes(run_batch, orders, 100)
+    def per_order_ms(seconds, n):
+        return None if seconds is None else round(seconds * 1000 / n, 3)
+
+    elapsed, cpu_s, pg_cpu_s, queries = in_processes(run_batch, orders, 100)
     imported_per_s = N_IMPORT / elapsed
-    single_elapsed = in_processes(run_one, single, 1)
+    single_elapsed, single_cpu_s, single_pg_cpu_s, single_queries = in_processes(run_one, single, 1)
     single_per_s = N_SINGLE / single_elapsed
-    for start in range(0, N_IMPORT // 2, 100):
-        run_batch(orders[start : min(start + 100, N_IMPORT // 2)])  # re-delivery: must change nothing
-    for o in single[: N_SINGLE // 2]:
-        run_one(o)
+    # re-delivery of half of them: must change nothing
+    redelivery_s = in_processes(run_batch, orders[: N_IMPORT // 2], 100)[0]
+    in_processes(run_one, single[: N_SINGLE // 2], 1)
     duplicates = Order.objects.count() - N_IMPORT - N_SINGLE
     from fulfil.models import OutboxEvent
 
@@ -341,6 +403,7 @@ def main() -> None:
                 "detail": {
                     "imported": N_IMPORT,
                     "import_seconds": round(elapsed, 1),
+                    "redelivery_seconds": round(redelivery_s, 1),
                     "statuses_after_import": statuses,
                     "fill_rows": fill,
                     "fill_seconds": round(fill_s, 1),
@@ -357,6 +420,12 @@ def main() -> None:
             "bench": "orders",
             "imported_per_s": round(imported_per_s, 1),
             "imported_one_by_one_per_s": round(single_per_s, 1),
+            "cpu_ms_per_order": per_order_ms(cpu_s, N_IMPORT),
+            "pg_cpu_ms_per_order": per_order_ms(pg_cpu_s, N_IMPORT),
+            "queries_per_order": round(queries / N_IMPORT, 2),
+            "single_cpu_ms_per_order": per_order_ms(single_cpu_s, N_SINGLE),
+            "single_pg_cpu_ms_per_order": per_order_ms(single_pg_cpu_s, N_SINGLE),
+            "single_queries_per_order": round(single_queries / N_SINGLE, 2),
             "imported": N_IMPORT,
             "import_processes": PROCS,
             "orders_in_table": total,
@@ -365,6 +434,7 @@ def main() -> None:
             "duplicates": duplicates,
             "outbox_pending": pending,
             "left_unprocessed": statuses.get("new", 0),
+            "backordered_share": round(statuses.get("backordered", 0) / max(1, N_IMPORT + N_SINGLE), 3),
             "routing_rates": "live carrier quotes (fake EasyPost, 1 UPS account)"
             if fake is not None
             else "zone table (no carrier accounts)",
