@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from fulfil import outbox
-from fulfil.audit import current_actor, record_many
+from fulfil.audit import current_actor
 
 _current: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("orders_batch", default=None)
 
@@ -74,7 +74,7 @@ class Batch:
 
     def flush(self) -> None:
         from orders.models import Order, OrderLine, OrderLineAllocation
-        from orders.services.batch import bulk_update_rows
+        from orders.services.batch import bulk_update_rows, insert_rows
         from orders.services.notifications import queue_notification
 
         by_fields: dict[frozenset, list] = {}
@@ -87,12 +87,78 @@ class Batch:
         if self.allocation_lines:
             OrderLineAllocation.objects.filter(line_id__in=self.allocation_lines).delete()
         if self.allocation_rows:
-            OrderLineAllocation.objects.bulk_create(self.allocation_rows)
-        record_many(self.audits)
-        outbox.emit_many(self.events)
+            insert_rows(
+                OrderLineAllocation,
+                [
+                    {
+                        "line_id": row.line_id,
+                        "warehouse_id": row.warehouse_id,
+                        "warehouse_code": row.warehouse_code,
+                        "requested": row.requested,
+                        "allocated": row.allocated,
+                    }
+                    for row in self.allocation_rows
+                ],
+                returning=False,
+            )
+        _write_audits(self.audits)
+        _write_events(self.events)
         for order, moment in self.notifications:
             queue_notification(order=order, moment=moment)
         self.__init__()  # everything written; the batch can go on
+
+
+def _write_audits(audits: list[dict]) -> None:
+    """``fulfil.audit.record_many(audits)`` as one COPY: the same rows (the actor each entry recorded, the
+    request id of now, before/after made JSON-safe), without an ``AuditEntry`` instance per row and Django's
+    compilation of a multi-row INSERT, which cost more than the rest of the flush."""
+    if not audits:
+        return
+    from fulfil.audit import _jsonable, current_request_id
+    from fulfil.models import AuditEntry
+    from orders.services.batch import insert_rows
+
+    request_id = current_request_id()
+    rows = []
+    for e in audits:
+        actor = e.get("actor") or current_actor()
+        rows.append(
+            {
+                "merchant_id": e.get("merchant_id"),
+                "actor_id": actor.user_id,
+                "actor_label": actor.label,
+                "source": actor.source,
+                "object_type": e["obj_type"],
+                "object_id": str(e["obj_id"]),
+                "action": e["action"],
+                "before": _jsonable(e.get("before") or {}),
+                "after": _jsonable(e.get("after") or {}),
+                "message": e.get("message", ""),
+                "request_id": request_id,
+            }
+        )
+    insert_rows(AuditEntry, rows, returning=False)
+
+
+def _write_events(events: list[tuple[str, dict, int | None]]) -> None:
+    """``fulfil.outbox.emit_many(events)``: plain event types as one COPY, dispatched after commit through
+    ``outbox.enqueue_on_commit`` (its contract for rows written with one's own SQL); coalesced types through
+    ``emit_many`` itself (they fold into a waiting copy)."""
+    if not events:
+        return
+    from fulfil.models import OutboxEvent
+    from orders.services.batch import insert_rows
+
+    plain = [e for e in events if not outbox.coalesced(e[0])]
+    folded = [e for e in events if outbox.coalesced(e[0])]
+    if plain:
+        pks = insert_rows(
+            OutboxEvent,
+            [{"event_type": t, "payload": payload, "merchant_id": m} for t, payload, m in plain],
+        )
+        outbox.enqueue_on_commit(pks)
+    if folded:
+        outbox.emit_many(folded)
 
 
 def current() -> Batch | None:
