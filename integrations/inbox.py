@@ -41,6 +41,10 @@ IDLE_SECONDS = 1.0  # > KICK_LOCAL_SECONDS + one idle poll: see the module docst
 IDLE_POLL_SECONDS = 0.1
 BATCH = 100
 BATCH_MAX = 400  # a full batch means a backlog: the next one is larger (fewer commits and per-batch reads)
+# A batch that was not full means a stream, not a backlog: the next one starts this long after the last began,
+# so it gathers the rows that arrived meanwhile. A batch costs ~10 ms of CPU whatever its size (queries,
+# processing and outbox kicks): at 800 webhooks/s, batches of 5 cost 2.45 ms per order, of 100 0.42 ms.
+GATHER_SECONDS = 0.25
 
 _INSERT_INBOX = """
 INSERT INTO integrations_webhookinbox
@@ -151,7 +155,9 @@ def inbox_drain(*, batch: int = BATCH, idle_seconds: float = IDLE_SECONDS, max_s
     """Process pending inbox rows oldest first until the inbox has stayed empty for ``idle_seconds``: new
     orders ``batch`` rows per transaction (up to ``BATCH_MAX`` while a backlog lasts;
     ``inbox_process_many``), every other row in its own transaction (``inbox_process``). Concurrent drains
-    skip each other's locked rows. Clears the "drain queued" flag first (see the module docstring)."""
+    skip each other's locked rows; after a batch that was not full the next starts ``GATHER_SECONDS`` after
+    it began (a steady stream imports in batches of a quarter second's webhooks, not of whatever one came in
+    meanwhile). Clears the "drain queued" flag first (see the module docstring)."""
     client = _flag_client()
     if client is not None:
         try:
@@ -163,6 +169,7 @@ def inbox_drain(*, batch: int = BATCH, idle_seconds: float = IDLE_SECONDS, max_s
     idle_since = None
     size = batch
     while time.monotonic() - started < max_seconds:
+        batch_started = time.monotonic()
         try:
             done_now, others = inbox_process_many(limit=size)
         except Exception:  # the batch rolled back whole: these rows go one by one, which records each failure
@@ -178,6 +185,8 @@ def inbox_drain(*, batch: int = BATCH, idle_seconds: float = IDLE_SECONDS, max_s
             idle_since = None
             if not done_now:
                 time.sleep(0.05)  # another drain holds them
+            elif not full and idle_seconds > 0:  # (a run-through — tests, eager — does not wait)
+                time.sleep(max(0.0, GATHER_SECONDS - (time.monotonic() - batch_started)))
             continue
         if idle_seconds <= 0:
             break
