@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -82,6 +83,24 @@ def pg_backends_cpu_ms(connection) -> dict[int, float]:
             continue
         out[pid] = (int(fields[11]) + int(fields[12])) * TICK_MS
     return out
+
+
+def sample_backlog(url: str, out: list[int], stop: threading.Event) -> None:
+    """Pending inbox rows (accepted, not yet in the book) every 0.5 s, on a connection of its own."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        while not stop.wait(0.5):
+            out.append(
+                conn.execute(
+                    "SELECT count(*) FROM integrations_webhookinbox WHERE status = 'pending'"
+                ).fetchone()[0]
+            )
+        out.append(
+            conn.execute(
+                "SELECT count(*) FROM integrations_webhookinbox WHERE status = 'pending'"
+            ).fetchone()[0]
+        )
 
 
 def free_port() -> int:
@@ -172,7 +191,6 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
     of an event this connection already had accepted. Each request is built (JSON, HMAC) before its timer
     starts and sent with a minimal socket client, so the generator spends little of the machine's two cores
     (``http.client`` parses every response with the email parser); latency is send → whole response read."""
-    import threading
 
     results: list[tuple[int, float, int, bool]] = []  # (event n, latency ms, status, duplicate)
     lock = threading.Lock()
@@ -384,6 +402,10 @@ def main() -> None:
         clients = [mp.Process(target=client_proc, args=(port, i, deadline, out)) for i in range(CLIENTS)]
         for c in clients:
             c.start()
+        backlog: list[int] = []  # pending inbox rows, sampled every 0.5 s during the load
+        sampling = threading.Event()
+        sampler = threading.Thread(target=sample_backlog, args=(url, backlog, sampling), daemon=True)
+        sampler.start()
         results = []
         loadgen_cpu = 0.0
         for _ in clients:
@@ -393,6 +415,8 @@ def main() -> None:
         for c in clients:
             c.join()
         load_end = time.time()
+        sampling.set()
+        sampler.join()
         web_cpu = tree_cpu_ms(web.pid) - cpu0["web"]
         pg_load = pg_backends_cpu_ms(connection)
         pg_load_cpu = sum(ms - pg0.get(pid, 0.0) for pid, ms in pg_load.items())
@@ -455,6 +479,9 @@ def main() -> None:
                 # accepted and stored, but not yet an order when we stopped waiting (still in the queue)
                 "not_yet_in_book": len(unique - in_book),
                 "book_complete_after_load_s": round(complete_at - load_end, 1) if complete_at else None,
+                # webhooks accepted but not yet imported, during the load (every 0.5 s) and when it ended
+                "inbox_backlog_max": max(backlog, default=None),
+                "inbox_backlog_at_load_end": backlog[-1] if backlog else None,
                 "processed_after_load_s": round(processed_at - load_end, 1) if processed_at else None,
                 "unprocessed": unprocessed,
                 "web_cpu_ms_per_webhook": round(web_cpu / max(len(results), 1), 3),

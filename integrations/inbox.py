@@ -220,6 +220,9 @@ def _pending_ids(limit: int) -> list[int]:
     )
 
 
+_BATCH_COLUMNS = ("pk", "connection_id", "platform", "account_id", "event_id", "topic", "body", "received_at")
+
+
 def inbox_process_many(*, limit: int = 100, connector=None) -> tuple[int, list[int]]:
     """Process up to ``limit`` pending inbox rows (oldest first, skipping rows another drain holds) in one
     transaction: the orders they carry go through ``order_import_many`` together (one idempotent upsert per
@@ -228,10 +231,11 @@ def inbox_process_many(*, limit: int = 100, connector=None) -> tuple[int, list[i
     order the book refuses are left pending and returned, for ``inbox_process`` one by one (which retries,
     dead-letters and logs exactly as for a single webhook). Returns (rows done, rows left for one by one)."""
     with transaction.atomic():
-        rows = list(
+        rows = list(  # the columns a batch reads, as light rows (no model instance, no headers JSON decoded)
             WebhookInbox.objects.select_for_update(skip_locked=True)
             .filter(status=WebhookInbox.Status.PENDING)
-            .order_by("received_at", "pk")[:limit]
+            .order_by("received_at", "pk")
+            .values_list(*_BATCH_COLUMNS, named=True)[:limit]
         )
         if not rows:
             return 0, []
