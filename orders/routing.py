@@ -451,7 +451,13 @@ def _split(lines, eligible, stock, info, rank) -> dict[int, list[tuple[int, int]
     """Greedy cover: take the warehouse that has the most lines complete (cheapest first on ties), then the
     next for what is left; a line no single warehouse holds is split across warehouses by quantity."""
     remaining = {line.line_id: line.quantity for line in lines}
-    avail = {(p, w): q for (p, w), q in stock.items()}
+    # a working copy of the stock of these lines' products only (``stock`` may hold a whole batch's levels)
+    avail = {
+        (line.product_id, wh.id): stock[(line.product_id, wh.id)]
+        for line in lines
+        for wh in eligible
+        if (line.product_id, wh.id) in stock
+    }
     assign: dict[int, list[tuple[int, int]]] = {line.line_id: [] for line in lines}
     by_id = {line.line_id: line for line in lines}
     used: list[int] = []

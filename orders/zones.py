@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 # 2-digit ZIP area -> approximate (lat, lon) of its region.
 _AREAS: dict[str, tuple[float, float]] = {}
@@ -116,6 +117,7 @@ def distance_miles(origin: str, destination: str) -> float | None:
     return 3959 * 2 * math.asin(math.sqrt(h))
 
 
+@lru_cache(maxsize=8192)  # pure; routing asks the same few routes for every order
 def zone(*, origin_postal: str, origin_country: str, dest_postal: str, dest_country: str) -> int:
     if (origin_country or "US") != (dest_country or "US"):
         return INTERNATIONAL_ZONE
@@ -130,6 +132,7 @@ def zone(*, origin_postal: str, origin_country: str, dest_postal: str, dest_coun
     return 8
 
 
+@lru_cache(maxsize=8192)  # pure; routing asks the same few routes for every order
 def rate(*, zone_: int, weight_g: int, service: str) -> Decimal:
     base, per_lb = _RATES.get(zone_, _RATES[8])
     lbs = max(1, math.ceil((weight_g or 0) / 453.6))
@@ -145,6 +148,7 @@ def transit_days(*, zone_: int, service: str) -> int:
     return _TRANSIT.get(zone_, 5)
 
 
+@lru_cache(maxsize=8192)  # pure; routing asks the same few routes for every order
 def add_business_days(start: date, days: int) -> date:
     current = start
     while days > 0:

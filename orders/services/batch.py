@@ -153,8 +153,14 @@ _AUTO_FIELDS = frozenset({"created_at", "updated_at"})
 _INSERT_SPECS: dict = {}
 
 
+_REQUIRED, _NOW, _CONSTANT, _PER_ROW = range(4)
+
+
 def _insert_spec(model):
-    """Per model, once: the columns of an INSERT and how each value is found and prepared."""
+    """Per model, once: the columns of an INSERT and how each value is found and prepared — a column the row
+    does not give is required, the current time (``auto_now``/``auto_now_add``), a constant default (no
+    default, a plain value, or an empty ``dict``/``list``: taken once per call), or a callable default called
+    for each row (e.g. ``timezone.now``)."""
     spec = _INSERT_SPECS.get(model)
     if spec is None:
         from django.db.models import JSONField
@@ -164,15 +170,20 @@ def _insert_spec(model):
             if f.primary_key:
                 continue
             if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                default = "now"
-            elif f.has_default() or f.null or f.empty_strings_allowed:
-                default = f.get_default
+                kind = _NOW
+            elif not (f.has_default() or f.null or f.empty_strings_allowed):
+                kind = _REQUIRED
+            elif not f.has_default() or not callable(f.default) or f.default in (dict, list):
+                kind = _CONSTANT
             else:
-                default = None  # required: the row must give it
+                kind = _PER_ROW
             prep = partial(f.get_db_prep_save, connection=db_connection) if isinstance(f, JSONField) else None
-            cols.append((f.attname, f.column, default, prep))
+            cols.append((f.attname, f.column, kind, f.get_default, prep))
         spec = _INSERT_SPECS[model] = cols
     return spec
+
+
+_MISSING = object()
 
 
 def insert_rows(model, rows: list[dict], *, returning: bool = True) -> list[int]:
@@ -192,9 +203,10 @@ def insert_rows(model, rows: list[dict], *, returning: bool = True) -> list[int]
 
     spec = _insert_spec(model)
     now = timezone.now()
+    constants: dict[str, object] = {}
     qn = db_connection.ops.quote_name
     table, pk_column = model._meta.db_table, model._meta.pk.column
-    columns = [c for _, c, _, _ in spec]
+    columns = [c for _, c, _, _, _ in spec]
     with db_connection.cursor() as cursor:
         pks: list[int] = []
         if returning:
@@ -208,15 +220,19 @@ def insert_rows(model, rows: list[dict], *, returning: bool = True) -> list[int]
         with db_connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
             for i, row in enumerate(rows):
                 values = [pks[i]] if returning else []
-                for attname, _column, default, prep in spec:
-                    if attname in row:
-                        value = row[attname]
-                    elif default == "now":
-                        value = now
-                    elif default is None:
-                        raise ValueError(f"{model.__name__}.{attname} is required")
-                    else:
-                        value = default()
+                for attname, _column, kind, default, prep in spec:
+                    value = row.get(attname, _MISSING)
+                    if value is _MISSING:
+                        if kind == _NOW:
+                            value = now
+                        elif kind == _CONSTANT:
+                            value = constants.get(attname, _MISSING)
+                            if value is _MISSING:
+                                value = constants[attname] = default()
+                        elif kind == _PER_ROW:
+                            value = default()
+                        else:
+                            raise ValueError(f"{model.__name__}.{attname} is required")
                     values.append(prep(value) if prep is not None else value)
                 copy.write_row(values)
     return pks
@@ -340,10 +356,13 @@ def _process_batch(order_ids: list[int]) -> int:
                     product_id__in=product_ids,
                     warehouse_id__in=[w.pk for w in warehouses],
                 )
-                for level in levels.order_by("pk").select_for_update():
-                    available[(level.product_id, level.warehouse_id)] = level.available
-                    if level.inbound:
-                        inbound[(level.product_id, level.warehouse_id)] = (level.inbound, 3)
+                rows = levels.order_by("pk").select_for_update()
+                for product_id, warehouse_id, on_hand, reserved, held, safety, incoming in rows.values_list(
+                    "product_id", "warehouse_id", "on_hand", "reserved", "held", "safety_stock", "inbound"
+                ):  # the columns of StockLevel.available, without a model instance per level
+                    available[(product_id, warehouse_id)] = max(0, on_hand - reserved - held - safety)
+                    if incoming:
+                        inbound[(product_id, warehouse_id)] = (incoming, 3)
                 b.stock[merchant_id] = (available, inbound)
             todo = [o for o in orders if o.status in (S.NEW, S.EXCEPTION, S.VALIDATED, S.ALLOCATED)]
             for order in todo:

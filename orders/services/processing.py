@@ -356,7 +356,7 @@ def allocate_lines(
         return
     warehouses = {w.pk: w for w in _warehouses_for(order.merchant_id)}
     by_id = {line.pk: line for line in lines}
-    rows: list[OrderLineAllocation] = []
+    rows: list[dict] = []  # OrderLineAllocation rows (the batch writes them with one COPY)
     totals: dict[int, int] = {}
     batch = unit.current()
     # reserve in (product, warehouse) order — one lock order for every order — so orders don't deadlock
@@ -404,13 +404,13 @@ def allocate_lines(
             if batch is not None:
                 batch.took(order.merchant_id, line.product_id, wh_id, got)
             rows.append(
-                OrderLineAllocation(
-                    line=line,
-                    warehouse_id=wh_id,
-                    warehouse_code=warehouses[wh_id].code,
-                    requested=requested,
-                    allocated=got,
-                )
+                {
+                    "line_id": line.pk,
+                    "warehouse_id": wh_id,
+                    "warehouse_code": warehouses[wh_id].code,
+                    "requested": requested,
+                    "allocated": got,
+                }
             )
             totals[line_id] = totals.get(line_id, 0) + got
     routed = [by_id[i] for i in plan.assignments]
@@ -432,7 +432,7 @@ def allocate_lines(
         return
     # the mirror of each routed line is replaced whole (a line may move to another warehouse)
     OrderLineAllocation.objects.filter(line__in=routed).delete()
-    OrderLineAllocation.objects.bulk_create(rows)
+    OrderLineAllocation.objects.bulk_create([OrderLineAllocation(**row) for row in rows])
     OrderLine.objects.bulk_update(routed, ["allocated_quantity", "backordered_quantity"])
     order.save(
         update_fields=[

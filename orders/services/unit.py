@@ -29,7 +29,7 @@ class Batch:
     order_fields: dict[int, set[str]] = field(default_factory=dict)
     lines: dict[int, object] = field(default_factory=dict)  # pk -> OrderLine
     line_fields: set[str] = field(default_factory=set)
-    allocation_rows: list = field(default_factory=list)
+    allocation_rows: list[dict] = field(default_factory=list)  # OrderLineAllocation rows by attribute name
     allocation_lines: set[int] = field(default_factory=set)
     audits: list[dict] = field(default_factory=list)  # audit_record kwargs, written by audit.record_many
     events: list[tuple[str, dict, int | None]] = field(default_factory=list)  # for outbox.emit_many
@@ -87,20 +87,7 @@ class Batch:
         if self.allocation_lines:
             OrderLineAllocation.objects.filter(line_id__in=self.allocation_lines).delete()
         if self.allocation_rows:
-            insert_rows(
-                OrderLineAllocation,
-                [
-                    {
-                        "line_id": row.line_id,
-                        "warehouse_id": row.warehouse_id,
-                        "warehouse_code": row.warehouse_code,
-                        "requested": row.requested,
-                        "allocated": row.allocated,
-                    }
-                    for row in self.allocation_rows
-                ],
-                returning=False,
-            )
+            insert_rows(OrderLineAllocation, self.allocation_rows, returning=False)
         _write_audits(self.audits)
         _write_events(self.events)
         for order, moment in self.notifications:
