@@ -333,12 +333,18 @@ def _mark_rows(done: list[tuple[WebhookInbox, ChannelConnection | None, str, str
         status = WebhookInbox.Status.DONE if outcome == E.OK else WebhookInbox.Status.IGNORED
         groups.setdefault((status, conn.pk if conn else None), []).append(row.pk)
     for (status, conn_pk), pks in groups.items():
-        fields = {"status": status, "processed_at": now, "attempts": F("attempts") + 1, "last_error": ""}
+        # (a row's connection is the one it names, or the one found for it: one UPDATE sets both, each row
+        # gets one new version)
+        fields = {
+            "status": status,
+            "processed_at": now,
+            "attempts": F("attempts") + 1,
+            "last_error": "",
+            "connection_id": conn_pk,
+        }
         if conn_pk is None:  # as ``inbox_process``: ignored, not an attempt
             fields = {"status": status, "processed_at": now, "last_error": "no connection for this account"}
         WebhookInbox.objects.filter(pk__in=pks).update(**fields)
-        if conn_pk is not None:
-            WebhookInbox.objects.filter(pk__in=pks, connection__isnull=True).update(connection_id=conn_pk)
     insert_rows(  # one COPY (see orders' batch import), not bulk_create's per-object compilation
         ChannelEvent,
         [
