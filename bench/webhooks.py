@@ -163,7 +163,8 @@ def _request_bytes(port: int, n: int, rng: random.Random) -> bytes:
 
 def _exchange(sock: socket.socket, request: bytes, buf: bytearray) -> int:
     """Send one request on a keep-alive socket and read its whole response; returns the status (0 when the
-    connection broke). A minimal HTTP/1.1 client: the server answers with Content-Length (gunicorn does)."""
+    connection broke; negative when the server closes the connection after it — ``Connection: close``, as
+    gunicorn's sync workers do). A minimal HTTP/1.1 client: the server answers with Content-Length."""
     sock.sendall(request)
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
@@ -174,16 +175,19 @@ def _exchange(sock: socket.socket, request: bytes, buf: bytearray) -> int:
     head = bytes(buf[:end])
     status = int(head.split(b" ", 2)[1])
     length = 0
+    close = False
     for line in head.split(b"\r\n")[1:]:
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
+        elif line.lower() == b"connection: close":
+            close = True
     while len(buf) < end + length:
         chunk = sock.recv(65536)
         if not chunk:
             return 0
         buf += chunk
     del buf[: end + length]
-    return status
+    return -status if close else status
 
 
 def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
@@ -202,7 +206,7 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
 
     def run(slot: int):
         rng = random.Random(worker * 100 + slot)
-        sock = connect()
+        sock = None  # connected lazily, inside the request's timer
         buf = bytearray()
         base = (worker * CONNECTIONS_PER_CLIENT + slot) * 10_000_000
         sent: list[int] = []
@@ -225,18 +229,23 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
             request = _request_bytes(port, n, rng)
             t0 = time.perf_counter()
             try:
+                if sock is None:
+                    sock = connect()
                 status = _exchange(sock, request, buf)
             except (OSError, ValueError, IndexError):
                 status = 0
-            if status == 0:
-                sock.close()
-                sock = connect()
+            if status <= 0:  # broken, or closed by the server after answering: connect for the next one
+                if sock is not None:
+                    sock.close()
+                sock = None
                 buf.clear()
+                status = -status
             ms = (time.perf_counter() - t0) * 1000
             if status == 200 and not duplicate:
                 sent.append(n)
             mine.append((n, ms, status, duplicate))
-        sock.close()
+        if sock is not None:
+            sock.close()
         with lock:
             results.extend(mine)
 
@@ -313,7 +322,7 @@ def main() -> None:
                 "-w",
                 os.environ.get("BENCH_WEB_WORKERS", "2"),
                 "-k",
-                "gthread",
+                os.environ.get("BENCH_WEB_CLASS", "gthread"),
                 "--threads",
                 os.environ.get("BENCH_WEB_THREADS", "4"),
                 "--log-level",
