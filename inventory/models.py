@@ -373,11 +373,18 @@ class Allocation(TenantModel):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
 
+    # Every index here is written on each reservation (and again when it closes, unless the update is HOT),
+    # so the table keeps only the ones a query needs (migration 0007): ``merchant_id`` and ``(merchant_id,
+    # reference)`` lookups use the unique constraint's index, ``parent_id`` is indexed for kit rows only, and
+    # ``warehouse_id`` has no index of its own (only a warehouse delete would scan for it).
+    merchant = models.ForeignKey(
+        "accounts.Merchant", on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
     reference = models.CharField(max_length=100)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="allocations")
-    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, db_index=False, related_name="+")
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+        "self", null=True, blank=True, on_delete=models.CASCADE, db_index=False, related_name="children"
     )
     per_kit = models.PositiveIntegerField(default=1, help_text="component units per kit (children only)")
     prebuilt = models.PositiveIntegerField(
@@ -415,7 +422,7 @@ class Allocation(TenantModel):
                 name="allocation_backorder_queue",
                 condition=Q(status="open"),
             ),
-            models.Index(fields=["merchant", "reference"], name="allocation_reference"),
+            models.Index(fields=["parent"], name="allocation_parent", condition=Q(parent__isnull=False)),
         ]
 
     def __str__(self) -> str:
