@@ -20,6 +20,9 @@ DEFAULTS = {
     "AMAZON_LWA_CLIENT_SECRET": "",
     "CHANNEL_HTTP_TIMEOUT": "10",
     "CHANNEL_ALERT_AFTER_MINUTES": "30",
+    # the webhook intake's INSERT as a named prepared statement ("0": parsed each time — behind a PgBouncer in
+    # transaction pooling older than 1.21, which cannot keep prepared statements)
+    "WEBHOOK_INTAKE_PREPARE": "1",
 }
 
 

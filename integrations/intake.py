@@ -159,8 +159,12 @@ class WebhookIntake:
 def _exec_insert(local: _Connections, conn: psycopg.Connection, params: list) -> bool:
     """The INSERT through libpq directly (``PQexecPrepared``, which releases the GIL while it waits): psycopg's
     cursor machinery around one statement cost more CPU than the rest of the request. True when a row was
-    inserted (False: a re-delivery)."""
+    inserted (False: a re-delivery). Prepared once per connection unless ``WEBHOOK_INTAKE_PREPARE`` is "0"."""
     pgconn = conn.pgconn
+    if conf.get("WEBHOOK_INTAKE_PREPARE") == "0":
+        result = pgconn.exec_params(_SQL_BYTES, params)
+        _check(conn, result, pq.ExecStatus.TUPLES_OK)
+        return result.ntuples > 0
     if local.prepared is not conn:
         _check(conn, pgconn.prepare(_STATEMENT, _SQL_BYTES), pq.ExecStatus.COMMAND_OK)
         local.prepared = conn

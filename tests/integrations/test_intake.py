@@ -169,3 +169,17 @@ def test_the_deployed_application_is_the_intake():
 
     assert isinstance(wsgi.application, WebhookIntake)
     assert wsgi.application.app is wsgi.django_application
+
+
+def test_unprepared_statements_for_connection_poolers(intake, shopify_conn, shopify_secret, settings):
+    settings.WEBHOOK_INTAKE_PREPARE = "0"
+    front, _ = intake
+    body, headers = webhook(
+        "orders/create", make_order(7007), secret=shopify_secret, shop=shopify_conn.account_id
+    )
+
+    assert call(front, body, headers)["status"] == "200 OK"
+    assert call(front, body, headers)["status"] == "200 OK"  # a re-delivery
+
+    assert WebhookInbox.objects.filter(event_id=headers["HTTP_X_SHOPIFY_EVENT_ID"]).count() == 1
+    assert front._local.prepared is None
