@@ -116,14 +116,17 @@ class WebhookIntake:
         return _response(start_response, "200 OK", b"ok")
 
     def _insert(self, params) -> bool:
-        """The inbox INSERT on this thread's connection (autocommit: committed when it returns). A connection
-        that turns out broken is replaced and the INSERT tried once more (the unique key makes that safe)."""
+        """The inbox INSERT on this thread's connection (autocommit: committed when it returns); True when the
+        drain should be kicked. A connection that turns out broken is replaced and the INSERT tried once more
+        (the unique key makes that safe)."""
         for attempt in (1, 2):
             conn = self._local.conn
             try:
                 if conn is None or conn.closed:
                     conn = self._local.conn = self._connect()
-                return _exec_insert(self._local, conn, params)
+                # (on the retry a conflict may be our own first INSERT, committed before the connection broke:
+                # kick the drain for it all the same)
+                return _exec_insert(self._local, conn, params) or attempt == 2
             except psycopg.OperationalError:
                 self._discard(conn)
                 if attempt == 2:
