@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -101,6 +102,11 @@ def sample_backlog(url: str, out: list[int], stop: threading.Event) -> None:
                 "SELECT count(*) FROM integrations_webhookinbox WHERE status = 'pending'"
             ).fetchone()[0]
         )
+
+
+def _tail(log, lines: int = 8) -> list[str]:
+    log.seek(0)
+    return log.read().decode(errors="replace").splitlines()[-lines:]
 
 
 def free_port() -> int:
@@ -197,6 +203,7 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
     (``http.client`` parses every response with the email parser); latency is send → whole response read."""
 
     results: list[tuple[int, float, int, bool]] = []  # (event n, latency ms, status, duplicate)
+    failures: list[str] = []  # why requests got no answer
     lock = threading.Lock()
 
     def connect() -> socket.socket:
@@ -232,8 +239,13 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
                 if sock is None:
                     sock = connect()
                 status = _exchange(sock, request, buf)
-            except (OSError, ValueError, IndexError):
+            except (OSError, ValueError, IndexError) as exc:
                 status = 0
+                reason = f"{type(exc).__name__}: {exc}"[:80]
+            else:
+                reason = "closed by the server before answering"
+            if status == 0:
+                failures.append(reason)
             if status <= 0:  # broken, or closed by the server after answering: connect for the next one
                 if sock is not None:
                     sock.close()
@@ -255,7 +267,7 @@ def client_proc(port: int, worker: int, deadline: float, out: mp.Queue) -> None:
     for t in threads:
         t.join()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    out.put((results, (usage.ru_utime + usage.ru_stime) * 1000))
+    out.put((results, (usage.ru_utime + usage.ru_stime) * 1000, failures))
 
 
 def costs(env: dict, n: int) -> dict | None:
@@ -310,6 +322,7 @@ def main() -> None:
     }
     port = free_port()
     procs = []
+    web_log = tempfile.TemporaryFile()  # noqa: SIM115 - open for the whole run, gone with the process
     try:
         web = subprocess.Popen(
             [
@@ -332,7 +345,7 @@ def main() -> None:
             env=env,
             start_new_session=True,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=web_log,  # gunicorn's warnings (worker timeouts, crashes): reported on errors
         )
         procs.append(web)
 
@@ -416,10 +429,12 @@ def main() -> None:
         sampler = threading.Thread(target=sample_backlog, args=(url, backlog, sampling), daemon=True)
         sampler.start()
         results = []
+        failures: list[str] = []
         loadgen_cpu = 0.0
         for _ in clients:
-            got, cpu_ms = out.get()
+            got, cpu_ms, failed = out.get()
             results.extend(got)
+            failures.extend(failed)
             loadgen_cpu += cpu_ms
         for c in clients:
             c.join()
@@ -479,6 +494,8 @@ def main() -> None:
                 "p99_ms": round(percentile(latencies, 99), 1),
                 "errors": len(results) - len(accepted),
                 "error_statuses": dict(Counter(r[2] for r in results if r[2] != 200)),
+                "no_answer": dict(Counter(failures).most_common(5)),  # status 0: why
+                **({"web_log_tail": _tail(web_log)} if len(accepted) < len(results) else {}),
                 "duplicate_deliveries": sum(1 for r in accepted if r[3]),
                 "inbox_rows": WebhookInbox.objects.count(),
                 "orders_created": created,
