@@ -177,13 +177,26 @@ def _insert_spec(model):
                 kind = _CONSTANT
             else:
                 kind = _PER_ROW
-            prep = partial(f.get_db_prep_save, connection=db_connection) if isinstance(f, JSONField) else None
+            prep = _json_text(f) if isinstance(f, JSONField) else None
             cols.append((f.attname, f.column, kind, f.get_default, prep))
         spec = _INSERT_SPECS[model] = cols
     return spec
 
 
 _MISSING = object()
+
+
+def _json_text(field):
+    """A JSON field's value as the text COPY sends: what the field's own ``Jsonb`` adapter would dump
+    (``json.dumps``; Python ``None`` is SQL NULL when the field is nullable, JSON ``null`` otherwise)."""
+    encoder = getattr(field, "encoder", None)
+
+    def prep(value):
+        if value is None and field.null:
+            return None
+        return json.dumps(value, cls=encoder)
+
+    return prep
 
 
 def insert_rows(model, rows: list[dict], *, returning: bool = True) -> list[int]:
@@ -225,10 +238,13 @@ def insert_rows(model, rows: list[dict], *, returning: bool = True) -> list[int]
                     if value is _MISSING:
                         if kind == _NOW:
                             value = now
-                        elif kind == _CONSTANT:
+                        elif kind == _CONSTANT:  # taken and prepared once per call
                             value = constants.get(attname, _MISSING)
                             if value is _MISSING:
-                                value = constants[attname] = default()
+                                value = default()
+                                value = constants[attname] = prep(value) if prep is not None else value
+                            values.append(value)
+                            continue
                         elif kind == _PER_ROW:
                             value = default()
                         else:
@@ -330,7 +346,8 @@ def _process_batch(order_ids: list[int]) -> int:
     from orders.services.workflow import release_or_hold
 
     with unit.batch() as b:
-        orders = list(Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk"))
+        # ``raw`` (the channel's whole payload, kilobytes of JSON) is never read by processing
+        orders = list(Order.objects.select_for_update().filter(pk__in=order_ids).defer("raw").order_by("pk"))
         orders.sort(key=lambda o: (-o.priority, o.pk))
         lines_by_order: dict[int, list[OrderLine]] = {}
         for line in OrderLine.objects.filter(order__in=orders).select_related("product").order_by("pk"):
@@ -345,6 +362,12 @@ def _process_batch(order_ids: list[int]) -> int:
         missing = {sku for m, sku in skus if (m, sku) not in b.products}
         with batch_extras(merchant_ids=merchants, missing_skus=missing), deferred_reservations():
             # (batch_extras added the products that SKU mappings point to: their levels are locked below too)
+            todo = [o for o in orders if o.status in (S.NEW, S.EXCEPTION, S.VALIDATED, S.ALLOCATED)]
+            # Validation reads no stock: every order is validated before the levels are locked, so the part
+            # of the batch that other batches wait for (level locks to commit) is as short as it can be.
+            for order in todo:
+                if order.status in (S.NEW, S.EXCEPTION):
+                    _validate_locked(order, lines_by_order.get(order.pk, []))
             for merchant_id in merchants:
                 warehouses = _warehouses_for(merchant_id)
                 product_ids = {p.pk for (m, _), p in b.products.items() if m == merchant_id}
@@ -364,11 +387,8 @@ def _process_batch(order_ids: list[int]) -> int:
                     if incoming:
                         inbound[(product_id, warehouse_id)] = (incoming, 3)
                 b.stock[merchant_id] = (available, inbound)
-            todo = [o for o in orders if o.status in (S.NEW, S.EXCEPTION, S.VALIDATED, S.ALLOCATED)]
             for order in todo:
                 lines = lines_by_order.get(order.pk, [])
-                if order.status in (S.NEW, S.EXCEPTION):
-                    _validate_locked(order, lines)
                 if order.status == S.VALIDATED:
                     _allocate_locked(order, lines, settings_for(order.merchant_id))
             # every reservation of the batch at once, before any release (a release guard may hold the stock)

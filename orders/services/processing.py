@@ -65,7 +65,8 @@ def order_process(*, order_id: int) -> Order | None:
     """Move an order as far as it can go on its own — validate, route and allocate, release — in one
     transaction under the order's row lock. Idempotent: a re-run on an order that moved on does nothing."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        # ``raw`` (the channel's whole payload) is never read here; loaded on access if anyone does
+        order = Order.objects.select_for_update().filter(pk=order_id).defer("raw").first()
         if order is None:
             return None
         if order.status not in (S.NEW, S.EXCEPTION, S.VALIDATED, S.ALLOCATED):
@@ -197,7 +198,9 @@ def _validate_locked(locked: Order, lines: list[OrderLine]) -> None:
         if batch is not None:
             batch.save_lines(relinked, ["product"])
         else:
-            OrderLine.objects.bulk_update(relinked, ["product"])
+            from orders.services.batch import bulk_update_rows
+
+            bulk_update_rows(OrderLine, relinked, ["product"])
     if locked.status == S.EXCEPTION or locked.exception_reason:
         OrderException.objects.filter(
             order=locked, resolved_at__isnull=True, reason__in=BLOCKING_REASONS
@@ -282,11 +285,14 @@ def _stock_for(merchant_id: int, product_ids: set[int], warehouse_ids: list[int]
     return stock, inbound
 
 
-def build_plan(*, order: Order, lines: list[OrderLine], settings: OrderSettings, now=None) -> routing.Plan:
+def build_plan(
+    *, order: Order, lines: list[OrderLine], settings: OrderSettings, now=None, warehouses=None
+) -> routing.Plan:
     """Route the open lines on current stock (see ``orders.planning`` for rates and inbound dates)."""
     from orders import planning
 
-    warehouses = _warehouses_for(order.merchant_id)
+    if warehouses is None:
+        warehouses = _warehouses_for(order.merchant_id)
     needs = planning.line_needs(order=order, lines=lines)
     stock_, inbound = _stock_for(order.merchant_id, {n.product_id for n in needs}, [w.pk for w in warehouses])
     return planning.plan_order(
@@ -313,13 +319,19 @@ def order_allocate(*, order: Order) -> Order:
 
 def _allocate_locked(locked: Order, lines: list[OrderLine], prefs: OrderSettings) -> None:
     check(locked, "allocate")
-    allocate_lines(order=locked, lines=lines, prefs=prefs)
+    routed = allocate_lines(order=locked, lines=lines, prefs=prefs, save_order=False)
     if locked.status == S.EXCEPTION:
         return
+    # the routing fields go with the status change: one write of the order
+    extra = {name: getattr(locked, name) for name in routed}
     if all(line.allocated_quantity >= line.open_quantity for line in lines):
-        set_status(locked, S.ALLOCATED, action="allocate", message=locked.routing.get("reason", ""))
+        set_status(
+            locked, S.ALLOCATED, action="allocate", message=locked.routing.get("reason", ""), extra=extra
+        )
     else:
-        set_status(locked, S.BACKORDERED, action="backorder", message=locked.routing.get("reason", ""))
+        set_status(
+            locked, S.BACKORDERED, action="backorder", message=locked.routing.get("reason", ""), extra=extra
+        )
 
 
 def allocate_lines(
@@ -328,13 +340,23 @@ def allocate_lines(
     lines: list[OrderLine],
     plan: routing.Plan | None = None,
     prefs: OrderSettings | None = None,
-) -> None:
+    save_order: bool = True,
+) -> tuple[str, ...]:
     """Route the open lines and reserve them, then mirror inventory's allocations on the lines. The caller
-    holds the order lock and has released any previous reservations it wants replaced."""
+    holds the order lock and has released any previous reservations it wants replaced. Returns the order
+    fields it set (``ROUTING_FIELDS``, or none when no warehouse may ship it), saved unless ``save_order`` is
+    false — then the caller writes them (with its status change)."""
     from orders.models import OrderLineAllocation
 
+    warehouse_list = None
     if plan is None:
-        plan = build_plan(order=order, lines=lines, settings=prefs or settings_for(order.merchant_id))
+        warehouse_list = _warehouses_for(order.merchant_id)  # read once for the plan and the rows below
+        plan = build_plan(
+            order=order,
+            lines=lines,
+            settings=prefs or settings_for(order.merchant_id),
+            warehouses=warehouse_list,
+        )
     if plan.kind == "none":
         _exceptions_add(
             [
@@ -353,8 +375,10 @@ def allocate_lines(
             message=plan.error,
             extra={"exception_reason": OrderException.Reason.NO_WAREHOUSE, "routing": plan.explanation},
         )
-        return
-    warehouses = {w.pk: w for w in _warehouses_for(order.merchant_id)}
+        return ()
+    if warehouse_list is None:
+        warehouse_list = _warehouses_for(order.merchant_id)
+    warehouses = {w.pk: w for w in warehouse_list}
     by_id = {line.pk: line for line in lines}
     rows: list[dict] = []  # OrderLineAllocation rows (the batch writes them with one COPY)
     totals: dict[int, int] = {}
@@ -426,24 +450,20 @@ def allocate_lines(
         batch.allocation_lines.update(line.pk for line in routed)
         batch.allocation_rows.extend(rows)
         batch.save_lines(routed, ["allocated_quantity", "backordered_quantity"])
-        batch.save_order(
-            order, ["routing", "estimated_shipping", "estimated_zone", "promised_delivery", "is_split"]
-        )
-        return
+        batch.save_order(order, ROUTING_FIELDS)
+        return ROUTING_FIELDS
     # the mirror of each routed line is replaced whole (a line may move to another warehouse)
     OrderLineAllocation.objects.filter(line__in=routed).delete()
     OrderLineAllocation.objects.bulk_create([OrderLineAllocation(**row) for row in rows])
-    OrderLine.objects.bulk_update(routed, ["allocated_quantity", "backordered_quantity"])
-    order.save(
-        update_fields=[
-            "routing",
-            "estimated_shipping",
-            "estimated_zone",
-            "promised_delivery",
-            "is_split",
-            "updated_at",
-        ]
-    )
+    from orders.services.batch import bulk_update_rows
+
+    bulk_update_rows(OrderLine, routed, ["allocated_quantity", "backordered_quantity"])
+    if save_order:
+        order.save(update_fields=[*ROUTING_FIELDS, "updated_at"])
+    return ROUTING_FIELDS
+
+
+ROUTING_FIELDS = ("routing", "estimated_shipping", "estimated_zone", "promised_delivery", "is_split")
 
 
 @dataclass(frozen=True)
