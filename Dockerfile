@@ -8,4 +8,4 @@ COPY . .
 RUN useradd --create-home --uid 1000 fulfil && mkdir -p /app/media /app/staticfiles && chown -R fulfil /app
 USER fulfil
 EXPOSE 8000
-CMD ["gunicorn", "fulfil.wsgi", "-b", "0.0.0.0:8000", "-w", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "fulfil.wsgi", "-b", "0.0.0.0:8000", "-k", "gthread", "-w", "2", "--threads", "4", "--access-logfile", "-"]
