@@ -61,10 +61,16 @@ def _import_chunk(merchant, chunk: list[CanonicalOrder]) -> list[tuple[Order | N
 
 def _import_prepared(merchant, prepared) -> list[tuple[Order | None, bool, dict]]:
     valid = [c for c, e in prepared if not e]
+    # channel too, so the unique (merchant, channel, external_id) index finds each key by descent; on
+    # (merchant, external_id) alone Postgres reads every index entry of the merchant — per batch.
     existing = {
         (o.channel, o.external_id): o
         for o in Order.objects.select_for_update()
-        .filter(merchant=merchant, external_id__in=[c.external_id for c in valid])
+        .filter(
+            merchant=merchant,
+            channel__in=sorted({c.channel for c in valid}),
+            external_id__in=[c.external_id for c in valid],
+        )
         .order_by("pk")
     }
     fresh: dict[tuple[str, str], tuple[CanonicalOrder, dict]] = {}
