@@ -70,3 +70,49 @@ def test_release_emits_available_changed_for_the_product_and_its_kits(no_dispatc
     assert sorted((e.payload["product_id"], e.payload["warehouse_id"]) for e in events) == sorted(
         [(part.pk, wh.pk), (kit.pk, wh.pk)]
     )
+
+
+def test_a_simple_release_that_fills_a_backorder_writes_one_available_changed(no_dispatch, monkeypatch):
+    # given one unit on hand, reserved by "a", and "b" waiting for one; the waiting event claimed (dispatched)
+    merchant = MerchantFactory()
+    wh = WarehouseFactory(code="ONE1")
+    product = ProductFactory(merchant=merchant, sku="ONE1-1")
+    services.stock_receive(merchant=merchant, product=product, warehouse=wh, quantity=1)
+    services.stock_reserve(merchant=merchant, product=product, warehouse=wh, quantity=1, reference="a")
+    services.stock_reserve(merchant=merchant, product=product, warehouse=wh, quantity=1, reference="b")
+    OutboxEvent.objects.all().delete()
+    enqueued: list[tuple[int, ...]] = []
+    monkeypatch.setattr(outbox, "enqueue_on_commit", lambda ids: enqueued.append(tuple(ids)))
+    # when "a" is released (the product is released and filled: one product and warehouse touched, twice)
+    assert services.stock_release(merchant=merchant, reference="a") == 1
+    # then "b" has the unit, one allocation_changed for it and ONE available_changed, both handed to the outbox
+    level = StockLevel.objects.get(product=product, warehouse=wh)
+    assert (level.reserved, level.backordered) == (1, 0)
+    events = list(OutboxEvent.objects.order_by("pk"))
+    assert [(e.event_type, e.payload) for e in events] == [
+        (
+            services.EV_ALLOCATION_CHANGED,
+            {
+                "merchant_id": merchant.pk,
+                "reference": "b",
+                "product_id": product.pk,
+                "warehouse_id": wh.pk,
+                "requested": 1,
+                "allocated": 1,
+            },
+        ),
+        (
+            services.EV_AVAILABLE_CHANGED,
+            {"merchant_id": merchant.pk, "product_id": product.pk, "warehouse_id": wh.pk},
+        ),
+    ]
+    assert enqueued == [tuple(e.pk for e in events)]
+    # and a second release folds into the waiting available_changed (no new row, nothing enqueued)
+    services.stock_reserve(merchant=merchant, product=product, warehouse=wh, quantity=1, reference="c")
+    enqueued.clear()
+    assert services.stock_release(merchant=merchant, reference="b") == 1
+    assert OutboxEvent.objects.filter(event_type=services.EV_AVAILABLE_CHANGED).count() == 1
+    assert enqueued == [
+        (OutboxEvent.objects.filter(event_type=services.EV_ALLOCATION_CHANGED).order_by("pk").last().pk,)
+    ]
+    assert ledger_drift() == []
