@@ -1235,7 +1235,6 @@ def _pick_units(
     return movements
 
 
-@retry_on_deadlock
 def _ship_from_packing(mid: int, reference: str, product: Product, warehouse_id: int, quantity: int) -> None:
     """``quantity`` picked units of ``reference`` leave the warehouse's packing location (lot by lot, as they
     were picked), one SHIP ledger movement per lot. The caller updates the level and the allocation."""
@@ -1260,6 +1259,7 @@ def _ship_from_packing(mid: int, reference: str, product: Product, warehouse_id:
             )
 
 
+@retry_on_deadlock
 def stock_ship(*, merchant, reference: str) -> int:
     """The reference's reserved units leave the building: picked units go out of packing (units not yet
     picked are picked first from the best locations). Unfilled backorder stays open. Returns units shipped."""
