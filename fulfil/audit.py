@@ -97,26 +97,34 @@ def record_many(entries: Iterable[dict[str, Any]]) -> list[AuditEntry]:
     """``audit_record`` for many entries in one insert. Each entry holds ``audit_record``'s keyword arguments
     (``obj_type``, ``obj_id``, ``action``, optional ``merchant_id``, ``before``, ``after``, ``message``,
     ``actor``); an entry without an actor gets the current one."""
+    rows = [AuditEntry(**fields) for fields in entry_rows(entries)]
+    return AuditEntry.objects.bulk_create(rows) if rows else []
+
+
+def entry_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``AuditEntry`` field values (by attribute name) ``record_many`` writes for ``entries``: the actor
+    each entry names or the current one, the request id of now, before/after made JSON-safe. For a writer
+    that inserts the rows with its own SQL (a batch's COPY)."""
     request_id = current_request_id()
     rows = []
     for e in entries:
         actor = e.get("actor") or current_actor()
         rows.append(
-            AuditEntry(
-                merchant_id=e.get("merchant_id"),
-                actor_id=actor.user_id,
-                actor_label=actor.label,
-                source=actor.source,
-                object_type=e["obj_type"],
-                object_id=str(e["obj_id"]),
-                action=e["action"],
-                before=_jsonable(e.get("before") or {}),
-                after=_jsonable(e.get("after") or {}),
-                message=e.get("message", ""),
-                request_id=request_id,
-            )
+            {
+                "merchant_id": e.get("merchant_id"),
+                "actor_id": actor.user_id,
+                "actor_label": actor.label,
+                "source": actor.source,
+                "object_type": e["obj_type"],
+                "object_id": str(e["obj_id"]),
+                "action": e["action"],
+                "before": _jsonable(e.get("before") or {}),
+                "after": _jsonable(e.get("after") or {}),
+                "message": e.get("message", ""),
+                "request_id": request_id,
+            }
         )
-    return AuditEntry.objects.bulk_create(rows) if rows else []
+    return rows
 
 
 def diff(before: dict, after: dict) -> tuple[dict, dict]:

@@ -96,35 +96,16 @@ class Batch:
 
 
 def _write_audits(audits: list[dict]) -> None:
-    """``fulfil.audit.record_many(audits)`` as one COPY: the same rows (the actor each entry recorded, the
-    request id of now, before/after made JSON-safe), without an ``AuditEntry`` instance per row and Django's
-    compilation of a multi-row INSERT, which cost more than the rest of the flush."""
+    """``fulfil.audit.record_many(audits)`` as one COPY: the same rows (``audit.entry_rows``), without an
+    ``AuditEntry`` instance per row and Django's compilation of a multi-row INSERT, which cost more than the
+    rest of the flush."""
     if not audits:
         return
-    from fulfil.audit import _jsonable, current_request_id
+    from fulfil.audit import entry_rows
     from fulfil.models import AuditEntry
     from orders.services.batch import insert_rows
 
-    request_id = current_request_id()
-    rows = []
-    for e in audits:
-        actor = e.get("actor") or current_actor()
-        rows.append(
-            {
-                "merchant_id": e.get("merchant_id"),
-                "actor_id": actor.user_id,
-                "actor_label": actor.label,
-                "source": actor.source,
-                "object_type": e["obj_type"],
-                "object_id": str(e["obj_id"]),
-                "action": e["action"],
-                "before": _jsonable(e.get("before") or {}),
-                "after": _jsonable(e.get("after") or {}),
-                "message": e.get("message", ""),
-                "request_id": request_id,
-            }
-        )
-    insert_rows(AuditEntry, rows, returning=False)
+    insert_rows(AuditEntry, entry_rows(audits), returning=False)
 
 
 def _write_events(events: list[tuple[str, dict, int | None]]) -> None:
