@@ -110,9 +110,14 @@ def offline() -> Iterator[None]:
         _offline.reset(token)
 
 
+def _carriers_reachable() -> bool:
+    """False inside ``offline()`` and while demo data loads: no carrier may be asked."""
+    return not _offline.get() and not demo.is_loading()
+
+
 def quote(requests: list[RateRequest], *, live: bool = True) -> dict[RateRequest, Quote]:
     """Quotes for as many of ``requests`` as the registered providers can price."""
-    live = live and not _offline.get() and not demo.is_loading()
+    live = live and _carriers_reachable()
     found: dict[RateRequest, Quote] = {}
     todo = list(dict.fromkeys(requests))
     for provider in _providers:
@@ -136,7 +141,7 @@ def quote_cached_then_warm(requests: list[RateRequest]) -> dict[RateRequest, Quo
     no carrier call may run under them."""
     found = quote(requests, live=False)
     missing = tuple(r for r in dict.fromkeys(requests) if r not in found)
-    if missing and _providers and not _offline.get() and not demo.is_loading():
+    if missing and _providers and _carriers_reachable():
         transaction.on_commit(partial(_warm, requests=missing))
     return found
 

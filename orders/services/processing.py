@@ -325,13 +325,10 @@ def _allocate_locked(locked: Order, lines: list[OrderLine], prefs: OrderSettings
     # the routing fields go with the status change: one write of the order
     extra = {name: getattr(locked, name) for name in routed}
     if all(line.allocated_quantity >= line.open_quantity for line in lines):
-        set_status(
-            locked, S.ALLOCATED, action="allocate", message=locked.routing.get("reason", ""), extra=extra
-        )
+        status, action = S.ALLOCATED, "allocate"
     else:
-        set_status(
-            locked, S.BACKORDERED, action="backorder", message=locked.routing.get("reason", ""), extra=extra
-        )
+        status, action = S.BACKORDERED, "backorder"
+    set_status(locked, status, action=action, message=locked.routing.get("reason", ""), extra=extra)
 
 
 def allocate_lines(
