@@ -24,10 +24,10 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from fulfil.bulk import insert_rows
 from integrations import ports, privacy, ratelimit, services
 from integrations.base import RejectedProviderError, RetryableProviderError, Webhook, connector_for
 from integrations.models import ChannelConnection, ChannelEvent, DeadLetter, WebhookInbox
-from orders.services.batch import insert_rows
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 
 from inventory.models import Allocation, StockLevel
@@ -51,17 +51,38 @@ def lock_levels(*, merchant_id: int, pairs: Iterable[tuple[int, int]]) -> dict[t
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    match = Q()
-    for product_id, warehouse_id in wanted:
-        match |= Q(product_id=product_id, warehouse_id=warehouse_id)
-    qs = StockLevel.objects.select_for_update().filter(match, merchant_id=merchant_id).order_by("pk")
-    locked = {(lv.product_id, lv.warehouse_id): lv for lv in qs}
+    locked = _select_levels(merchant_id, wanted)
     if len(locked) == len(wanted):
         return locked
     for p, w in wanted:
         if (p, w) not in locked:
             level_get_or_create(merchant_id=merchant_id, product_id=p, warehouse_id=w)
-    return {(lv.product_id, lv.warehouse_id): lv for lv in qs.all()}
+    return _select_levels(merchant_id, wanted)
+
+
+_LOCK_LEVELS_SQL = f"""
+SELECT l.* FROM {StockLevel._meta.db_table} AS l
+WHERE l.merchant_id = %s
+  AND (l.product_id, l.warehouse_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))
+ORDER BY l.id
+FOR UPDATE OF l
+"""  # noqa: S608 - the table name comes from model meta; every value is a parameter
+
+
+def _select_levels(merchant_id: int, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """``SELECT … FOR UPDATE`` of the pairs' levels, locked in pk order (the sort comes before the lock).
+    On Postgres the pairs travel as two arrays — one statement text whatever the batch size (a batch of
+    hundreds of pairs as ORed ``Q`` objects cost tens of milliseconds of Django compilation alone)."""
+    if connection.vendor == "postgresql":
+        rows = StockLevel.objects.raw(
+            _LOCK_LEVELS_SQL, [merchant_id, [p for p, _ in wanted], [w for _, w in wanted]]
+        )
+    else:
+        match = Q()
+        for product_id, warehouse_id in wanted:
+            match |= Q(product_id=product_id, warehouse_id=warehouse_id)
+        rows = StockLevel.objects.select_for_update().filter(match, merchant_id=merchant_id).order_by("pk")
+    return {(lv.product_id, lv.warehouse_id): lv for lv in rows}
 
 
 def lock_allocations(ids: Iterable[int]) -> list[Allocation]:

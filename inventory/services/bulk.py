@@ -32,8 +32,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from fulfil import outbox
+from fulfil.bulk import insert_rows
 from inventory.locks import lock_levels
 from inventory.models import Allocation, Product, StockLevel, Warehouse
+from inventory.services.fastpath import allocation_from_row
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def _bulk_locked(mid: int, reqs: list[ReserveRequest]) -> list[Reserved]:
     now = timezone.now()
     delta: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # level pk -> [reserved +, backordered +]
     granted_at: set[tuple[int, int]] = set()
-    allocations: list[Allocation] = []
+    rows: list[dict] = []
     grants: list[int] = []
     for req in reqs:
         level = levels[(req.product.pk, req.warehouse_id)]
@@ -161,23 +163,26 @@ def _bulk_locked(mid: int, reqs: list[ReserveRequest]) -> list[Reserved]:
         if grant:
             granted_at.add((req.product.pk, req.warehouse_id))
         grants.append(grant)
-        allocations.append(
-            Allocation(
-                merchant_id=mid,
-                reference=req.reference,
-                product_id=req.product.pk,
-                warehouse_id=req.warehouse_id,
-                requested=req.quantity,
-                allocated=grant,
-                priority=req.priority,
-                requested_at=req.requested_at or now,
-                status=Allocation.Status.OPEN,
-                created_at=now,
-                updated_at=now,
-            )
+        rows.append(
+            {
+                "merchant_id": mid,
+                "reference": req.reference,
+                "product_id": req.product.pk,
+                "warehouse_id": req.warehouse_id,
+                "requested": req.quantity,
+                "allocated": grant,
+                "priority": req.priority,
+                "requested_at": req.requested_at or now,
+                "status": Allocation.Status.OPEN,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
     _update_levels(delta, now)
-    allocations = Allocation.objects.bulk_create(allocations)
+    # one COPY (a lost race on the unique key raises IntegrityError, as the INSERT did); the instances are
+    # built from the rows as written, like the ORM builds a row it read
+    pks = insert_rows(Allocation, rows)
+    allocations = [allocation_from_row(**row, id=pk) for row, pk in zip(rows, pks, strict=True)]
     _after(mid, granted_at, {r.product.pk for r in reqs})
     return [Reserved(allocation=a, granted=g) for a, g in zip(allocations, grants, strict=True)]
 

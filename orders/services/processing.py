@@ -198,7 +198,7 @@ def _validate_locked(locked: Order, lines: list[OrderLine]) -> None:
         if batch is not None:
             batch.save_lines(relinked, ["product"])
         else:
-            from orders.services.batch import bulk_update_rows
+            from fulfil.bulk import bulk_update_rows
 
             bulk_update_rows(OrderLine, relinked, ["product"])
     if locked.status == S.EXCEPTION or locked.exception_reason:
@@ -452,7 +452,7 @@ def allocate_lines(
     # the mirror of each routed line is replaced whole (a line may move to another warehouse)
     OrderLineAllocation.objects.filter(line__in=routed).delete()
     OrderLineAllocation.objects.bulk_create([OrderLineAllocation(**row) for row in rows])
-    from orders.services.batch import bulk_update_rows
+    from fulfil.bulk import bulk_update_rows
 
     bulk_update_rows(OrderLine, routed, ["allocated_quantity", "backordered_quantity"])
     if save_order:

@@ -73,8 +73,8 @@ class Batch:
             available[key] = max(0, available[key] - quantity)
 
     def flush(self) -> None:
+        from fulfil.bulk import bulk_update_rows, insert_rows
         from orders.models import Order, OrderLine, OrderLineAllocation
-        from orders.services.batch import bulk_update_rows, insert_rows
         from orders.services.notifications import queue_notification
 
         by_fields: dict[frozenset, list] = {}
@@ -102,8 +102,8 @@ def _write_audits(audits: list[dict]) -> None:
     if not audits:
         return
     from fulfil.audit import entry_rows
+    from fulfil.bulk import insert_rows
     from fulfil.models import AuditEntry
-    from orders.services.batch import insert_rows
 
     insert_rows(AuditEntry, entry_rows(audits), returning=False)
 
@@ -114,8 +114,8 @@ def _write_events(events: list[tuple[str, dict, int | None]]) -> None:
     ``emit_many`` itself (they fold into a waiting copy)."""
     if not events:
         return
+    from fulfil.bulk import insert_rows
     from fulfil.models import OutboxEvent
-    from orders.services.batch import insert_rows
 
     plain = [e for e in events if not outbox.coalesced(e[0])]
     folded = [e for e in events if outbox.coalesced(e[0])]
