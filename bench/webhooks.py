@@ -1,7 +1,8 @@
 """Webhook intake benchmark: the app under gunicorn on loopback, Celery workers started as production starts
 them (one per queue: ``inbox`` — the drain that imports webhook orders —, ``orders`` — their processing —,
 and ``celery`` for everything else: outbox handlers, sweepers), and a load generator posting signed Shopify ``orders/create`` webhooks
-(10% re-deliveries of an already-sent event) for BENCH_SECONDS (default 30). Accepting means the inbox row is
+(10% re-deliveries of an already-sent event) for BENCH_SECONDS (default 30), paced at BENCH_RATE webhooks/s (default
+850; 0: unpaced) over BENCH_CLIENTS (4) processes × BENCH_CONNS (8) keep-alive connections. Accepting means the inbox row is
 committed in Postgres before the 200; the request never imports (it kicks the drain).
 
 Prints one JSON line: "accepted_per_s", "p99_ms", "orders_created", "duplicates_created", "lost" (accepted but
@@ -44,11 +45,13 @@ SHOP = "bench-store.myshopify.com"
 COST_SHOP = "bench-costs.myshopify.com"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
-CONNECTIONS_PER_CLIENT = int(os.environ.get("BENCH_CONNS", "4"))
+CONNECTIONS_PER_CLIENT = int(os.environ.get("BENCH_CONNS", "8"))
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-# Offered load in webhooks/s for the whole generator (0: as fast as the server answers, the default). A paced
-# run shows whether a rate is sustained end to end: accepted, and in the book within seconds of the load.
-RATE = float(os.environ.get("BENCH_RATE", "0"))
+# Offered load in webhooks/s for the whole generator. The default, 850/s, is the issue's target (800/s) with a
+# margin: a paced run shows whether that rate is sustained end to end — accepted, and in the book within
+# seconds of the load. 0 posts as fast as the server answers: the intake's ceiling, which offers more than the
+# drain can import meanwhile, so there the book completes long after the load by construction.
+RATE = float(os.environ.get("BENCH_RATE", "850"))
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
