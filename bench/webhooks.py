@@ -286,6 +286,8 @@ def costs(env: dict, n: int) -> dict | None:
         timeout=600,
         check=False,
     )
+    if os.environ.get("BENCH_PROFILE"):  # the step's cProfile (bench/_webhook_costs.py) goes to stderr
+        sys.stderr.write(run.stderr)
     try:
         return json.loads(run.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):

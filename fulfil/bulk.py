@@ -42,7 +42,41 @@ def _insert_spec(model):
     return spec
 
 
-_MISSING = object()
+class _InsertPlan:
+    """For one call of ``insert_rows`` and one set of keys its rows give: the given attributes (in COPY
+    column order) and the JSON ones among them to encode, then the filled-in columns — the current time, the
+    constant defaults (taken and encoded once) and the callable defaults (called per row)."""
+
+    def __init__(self, model, spec, keys: frozenset, now) -> None:
+        self.given: list[str] = []
+        self.preps: list[tuple[int, object]] = []
+        given_columns: list[str] = []
+        filled_columns: list[str] = []
+        self.constants: list = []
+        per_row_columns: list[str] = []
+        self.per_row: list[tuple[object, object]] = []
+        for attname, column, kind, default, prep in spec:
+            if attname in keys:
+                if prep is not None:
+                    self.preps.append((len(self.given), prep))
+                self.given.append(attname)
+                given_columns.append(column)
+            elif kind == _NOW:
+                filled_columns.append(column)
+                self.constants.append(now)
+            elif kind == _CONSTANT:
+                value = default()
+                filled_columns.append(column)
+                self.constants.append(prep(value) if prep is not None else value)
+            elif kind == _PER_ROW:
+                per_row_columns.append(column)
+                self.per_row.append((default, prep))
+            else:
+                raise ValueError(f"{model.__name__}.{attname} is required")
+        unknown = keys - {attname for attname, *_ in spec}
+        if unknown:
+            raise ValueError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+        self.columns = given_columns + filled_columns + per_row_columns
 
 
 def _json_text(field):
@@ -75,42 +109,63 @@ def insert_rows(model, rows: list[dict], *, returning: bool = True) -> list[int]
 
     spec = _insert_spec(model)
     now = timezone.now()
-    constants: dict[str, object] = {}
     qn = db_connection.ops.quote_name
     table, pk_column = model._meta.db_table, model._meta.pk.column
-    columns = [c for _, c, _, _, _ in spec]
+    pks: list[int] = []
     with db_connection.cursor() as cursor:
-        pks: list[int] = []
         if returning:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                 [table, pk_column, len(rows)],
             )
             pks = [r[0] for r in cursor.fetchall()]
-            columns.insert(0, pk_column)
-        sql = f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
-        with db_connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-            for i, row in enumerate(rows):
-                values = [pks[i]] if returning else []
-                for attname, _column, kind, default, prep in spec:
-                    value = row.get(attname, _MISSING)
-                    if value is _MISSING:
-                        if kind == _NOW:
-                            value = now
-                        elif kind == _CONSTANT:  # taken and prepared once per call
-                            value = constants.get(attname, _MISSING)
-                            if value is _MISSING:
-                                value = default()
-                                value = constants[attname] = prep(value) if prep is not None else value
-                            values.append(value)
-                            continue
-                        elif kind == _PER_ROW:
-                            value = default()
-                        else:
-                            raise ValueError(f"{model.__name__}.{attname} is required")
-                    values.append(prep(value) if prep is not None else value)
-                copy.write_row(values)
+        # One COPY per set of keys the rows give (almost always one): its columns are the given ones first,
+        # then the filled-in ones, so a row is its values in one comprehension plus the call's constants.
+        groups: dict[frozenset, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(frozenset(row), []).append(i)
+        plans = [(_InsertPlan(model, spec, keys, now), indices) for keys, indices in groups.items()]
+        for plan, indices in plans:  # (every plan made first: a refused row means nothing was written)
+            columns = ([pk_column] if returning else []) + plan.columns
+            sql = f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
+            given, preps, constants, per_row = plan.given, plan.preps, plan.constants, plan.per_row
+            with db_connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+                for i in indices:
+                    row = rows[i]
+                    values = [row[a] for a in given]
+                    for k, prep in preps:
+                        values[k] = prep(values[k])
+                    values += constants
+                    if per_row:
+                        values += [prep(d()) if prep is not None else d() for d, prep in per_row]
+                    if returning:
+                        values.insert(0, pks[i])
+                    copy.write_row(values)
     return pks
+
+
+_ROW_FIELDS: dict = {}
+
+
+def instances(model, rows: list[dict], pks: list[int]) -> list:
+    """The instances that rows just written by ``insert_rows`` are (each field not in its row at its default,
+    as ``Model(**row)`` would have it), built as the ORM builds rows it read — ``Model.from_db``, positional
+    values: ``Model.__init__``'s fast path, without its keyword handling per field."""
+    fields = _ROW_FIELDS.get(model)
+    if fields is None:
+        fields = _ROW_FIELDS[model] = [
+            (f.attname, f.get_default, f.primary_key) for f in model._meta.concrete_fields
+        ]
+    attnames = [attname for attname, _, _ in fields]
+    alias = db_connection.alias
+    return [
+        model.from_db(
+            alias,
+            attnames,
+            [pk if is_pk else (row[a] if a in row else default()) for a, default, is_pk in fields],
+        )
+        for row, pk in zip(rows, pks, strict=True)
+    ]
 
 
 def bulk_update_rows(model, objs: list, fields: list[str]) -> None:
@@ -138,13 +193,24 @@ def bulk_update_rows(model, objs: list, fields: list[str]) -> None:
         rows.append(row)
     sql = (
         f"UPDATE {qn(meta.db_table)} AS t SET "  # noqa: S608 - quoted names from model meta; values are a parameter
-        + ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns[1:])
+        + ", ".join(f"{qn(f.column)} = {_set_value(f, qn)}" for f in columns[1:])
         + " FROM jsonb_to_recordset(%s::jsonb) AS v("
         + ", ".join(f"{qn(f.column)} {f.db_type(db_connection)}" for f in columns)
         + f") WHERE t.{qn(meta.pk.column)} = v.{qn(meta.pk.column)}"
     )
     with db_connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(rows, separators=(",", ":"))])
+
+
+def _set_value(field, qn) -> str:
+    """A column's new value from the recordset. ``jsonb_to_recordset`` reads a JSON ``null`` into a jsonb
+    column as SQL NULL; a JSON field that cannot be NULL stores Python ``None`` as JSON ``null`` (as Django
+    does), a nullable one as SQL NULL."""
+    from django.db import models
+
+    if isinstance(field, models.JSONField) and not field.null:
+        return f"COALESCE(v.{qn(field.column)}, 'null'::jsonb)"
+    return f"v.{qn(field.column)}"
 
 
 def _json_converter(field):

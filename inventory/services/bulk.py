@@ -32,10 +32,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from fulfil import outbox
-from fulfil.bulk import insert_rows
+from fulfil.bulk import insert_rows, instances
 from inventory.locks import lock_levels
 from inventory.models import Allocation, Product, StockLevel, Warehouse
-from inventory.services.fastpath import allocation_from_row
 
 
 @dataclass(frozen=True)
@@ -182,7 +181,7 @@ def _bulk_locked(mid: int, reqs: list[ReserveRequest]) -> list[Reserved]:
     # one COPY (a lost race on the unique key raises IntegrityError, as the INSERT did); the instances are
     # built from the rows as written, like the ORM builds a row it read
     pks = insert_rows(Allocation, rows)
-    allocations = [allocation_from_row(**row, id=pk) for row, pk in zip(rows, pks, strict=True)]
+    allocations = instances(Allocation, rows, pks)
     _after(mid, granted_at, {r.product.pk for r in reqs})
     return [Reserved(allocation=a, granted=g) for a, g in zip(allocations, grants, strict=True)]
 

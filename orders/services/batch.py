@@ -11,7 +11,7 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 
-from fulfil.bulk import bulk_update_rows, insert_rows
+from fulfil.bulk import bulk_update_rows, insert_rows, instances
 from orders.canonical import CanonicalOrder
 from orders.exceptions import InvalidOrder
 from orders.models import Order, OrderLine
@@ -86,7 +86,7 @@ def _import_prepared(merchant, prepared) -> list[tuple[Order | None, bool, dict]
             fresh[key] = (cleaned, fields)
     with transaction.atomic():
         pks = insert_rows(Order, [fields for _, fields in fresh.values()])
-    created = [_order_object(fields, pk) for (_, fields), pk in zip(fresh.values(), pks, strict=True)]
+    created = instances(Order, [fields for _, fields in fresh.values()], pks)
     line_rows = []
     for (cleaned, _), pk in zip(fresh.values(), pks, strict=True):
         for i, line in enumerate(cleaned.lines):
@@ -144,17 +144,6 @@ def _import_prepared(merchant, prepared) -> list[tuple[Order | None, bool, dict]
         if ids:
             transaction.on_commit(partial(_send, order_ids=ids, broker_priority=broker_priority))
     return results
-
-
-def _order_object(fields: dict, pk: int) -> Order:
-    """The Order a row was inserted as (for the results and the events), without a query."""
-    order = Order(**{k: v for k, v in fields.items() if k not in _AUTO_FIELDS})
-    order.pk = pk
-    order._state.adding = False
-    return order
-
-
-_AUTO_FIELDS = frozenset({"created_at", "updated_at"})
 
 
 def _send(*, order_ids: list[int], broker_priority: int) -> None:
