@@ -21,30 +21,21 @@ from inventory.services.catalog_io import (
     catalog_import_stage,
 )
 from inventory.services.channels import channel_rule_delete, channel_rule_save
+from inventory.services.holds import allocation_hold, stock_hold, stock_hold_release, stock_set_safety_stock
 from inventory.services.inbound import ReceiptLine, inbound_cancel, inbound_create, inbound_receive
 from inventory.services.kits import EV_KITS_BUILT, EV_KITS_UNBUILT, kit_build, kit_unbuild
-from inventory.services.stock import (
+from inventory.services.ledger import (
     EV_ALLOCATION_CHANGED,
     EV_AVAILABLE_CHANGED,
     EV_LOW_STOCK,
     EV_RECEIVED,
-    allocation_hold,
-    backorders_fill,
     packing_location,
     quarantine_location,
     receiving_location,
-    stock_adjust,
-    stock_count,
-    stock_hold,
-    stock_hold_release,
-    stock_move,
-    stock_pick,
-    stock_receive,
-    stock_release,
-    stock_reserve,
-    stock_set_safety_stock,
-    stock_ship,
 )
+from inventory.services.movements import stock_adjust, stock_count, stock_move, stock_receive
+from inventory.services.shipping import stock_pick, stock_ship
+from inventory.services.stock import backorders_fill, stock_release, stock_reserve
 from inventory.services.warehouses import LayoutSpec, layout_generate, location_code, warehouse_create
 
 __all__ = [

@@ -215,7 +215,7 @@ def _update_levels(delta: dict[int, list[int]], now: datetime) -> None:
 def _after(mid: int, granted_at: set[tuple[int, int]], product_ids: set[int]) -> None:
     """The call's effects, once each: ``available_changed`` for every level that gave units (and every kit
     containing that product, asked of the database), then the low-stock check of products with a threshold."""
-    from inventory.services.stock import EV_AVAILABLE_CHANGED, _low_stock_check
+    from inventory.services.ledger import EV_AVAILABLE_CHANGED, _low_stock_check
 
     kits_of: dict[int, set[int]] = defaultdict(set)
     thresholds: dict[int, int | None] = {}

@@ -26,10 +26,9 @@ from inventory.models import (
     StockQuant,
     Warehouse,
 )
-from inventory.services.stock import (
+from inventory.services.ledger import (
     EV_RECEIVED,
     _Effects,
-    _fill_backorders,
     _free,
     _level_add,
     _mid,
@@ -37,6 +36,7 @@ from inventory.services.stock import (
     quarantine_location,
     receiving_location,
 )
+from inventory.services.stock import _fill_backorders
 
 
 @dataclass(frozen=True)

@@ -28,25 +28,23 @@ from fulfil.audit import audit_record
 from inventory.exceptions import InsufficientStock, InventoryError
 from inventory.locks import lock_allocations, lock_levels, retry_on_deadlock
 from inventory.models import Allocation, Location, Product, StockLevel, StockMovement, Warehouse
-from inventory.services.stock import (
+from inventory.services.ledger import (
     MT,
     OPEN,
     _check_owner,
     _close_if_done,
     _components,
     _Effects,
-    _fill_backorders,
     _free,
     _mid,
     _movement,
-    _pick_units,
     _quant_add,
     _quant_take,
     _save_alloc,
-    _unpick,
-    _upsert_allocation,
     receiving_location,
 )
+from inventory.services.shipping import _pick_units
+from inventory.services.stock import _fill_backorders, _unpick, _upsert_allocation
 
 EV_KITS_BUILT = "inventory.kits_built"
 EV_KITS_UNBUILT = "inventory.kits_unbuilt"
@@ -511,7 +509,7 @@ def _pick_prebuilt(
 def _ship_prebuilt(mid: int, parent: Allocation, kit: Product, fx: _Effects) -> int:
     """The parent's built kits leave the building (picked first when they are not yet). The caller locked the
     kit's level and updates the parent's counters. Returns kits shipped."""
-    from inventory.services.stock import _ship_from_packing
+    from inventory.services.shipping import _ship_from_packing
 
     n = parent.prebuilt
     if n <= 0:
