@@ -239,7 +239,8 @@ def reserve_fast(
     if level_id is None:  # no level row yet (never stocked here): the general path creates it
         return None
     outbox.enqueue_on_commit(event_ids)
-    allocation = allocation_from_row(
+    values = dict(
+        _ALLOC_DEFAULTS,
         id=alloc_id,
         merchant_id=merchant_id,
         reference=reference,
@@ -253,18 +254,14 @@ def reserve_fast(
         created_at=now,
         updated_at=now,
     )
-    return allocation, threshold
+    # as the ORM builds a row it read (positional values: Model.__init__'s fast path)
+    return Allocation.from_db(
+        DEFAULT_DB_ALIAS, _ALLOC_ATTNAMES, [values[a] for a in _ALLOC_ATTNAMES]
+    ), threshold
 
 
 _ALLOC_ATTNAMES = [f.attname for f in Allocation._meta.concrete_fields]
 _ALLOC_DEFAULTS = {f.attname: f.get_default() for f in Allocation._meta.concrete_fields}
-
-
-def allocation_from_row(**values) -> Allocation:
-    """The ``Allocation`` a row just written by one's own SQL holds (the fields not given at their defaults),
-    built as the ORM builds a row it read (positional values: ``Model.__init__``'s fast path)."""
-    values = dict(_ALLOC_DEFAULTS, **values)
-    return Allocation.from_db(DEFAULT_DB_ALIAS, _ALLOC_ATTNAMES, [values[a] for a in _ALLOC_ATTNAMES])
 
 
 def release_fast(*, merchant_id: int, reference: str) -> ReleaseResult:
