@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db.models import F, Sum
 
 from inventory.exceptions import AllocationOnHold, InsufficientStock, InventoryError
-from inventory.locks import lock_allocations, lock_levels, retry_on_deadlock
+from inventory.locks import retry_on_deadlock
 from inventory.models import (
     Allocation,
     Location,
@@ -30,7 +30,7 @@ from inventory.services.ledger import (
     _save_alloc,
     packing_location,
 )
-from inventory.services.stock import _in_packing
+from inventory.services.stock import _in_packing, _lock_reference
 
 # --- Pick and ship -------------------------------------------------------------------------------------
 
@@ -174,21 +174,12 @@ def stock_ship(*, merchant, reference: str) -> int:
     """The reference's reserved units leave the building: picked units go out of packing (units not yet
     picked are picked first from the best locations). Unfilled backorder stays open. Returns units shipped."""
     mid = _mid(merchant)
-    rows = list(
-        Allocation.objects.filter(merchant_id=mid, reference=reference, status=OPEN).values_list(
-            "pk", "product_id", "warehouse_id", "parent_id"
-        )
-    )
-    if not rows:
+    locked = _lock_reference(mid, reference)
+    if locked is None:
         return 0
-    parent_ids = {r[3] for r in rows if r[3]}
-    from inventory.services.kits import _kit_level_pairs, _ship_prebuilt
+    levels, allocs, parent_ids = locked
+    from inventory.services.kits import _ship_prebuilt
 
-    kit_pairs = _kit_level_pairs(mid, [(r[1], r[2]) for r in rows if r[0] in parent_ids])
-    levels = lock_levels(
-        merchant_id=mid, pairs=[*[(r[1], r[2]) for r in rows if r[0] not in parent_ids], *kit_pairs]
-    )
-    allocs = {a.pk: a for a in lock_allocations(r[0] for r in rows)}
     for a in allocs.values():
         if a.on_hold:
             raise AllocationOnHold(f"{reference} is on hold: it may not ship.")

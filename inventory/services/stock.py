@@ -305,26 +305,41 @@ def stock_release(*, merchant, reference: str, quantity: int | None = None) -> i
     return _stock_release_locked(merchant=mid, reference=reference, quantity=quantity)
 
 
-@retry_on_deadlock
-def _stock_release_locked(*, merchant, reference: str, quantity: int | None = None) -> int:
-    if quantity is not None and quantity <= 0:
-        raise ValueError("quantity must be positive")
-    mid = _mid(merchant)
+def _lock_reference(
+    mid: int, reference: str
+) -> tuple[dict[tuple[int, int], StockLevel], dict[int, Allocation], set[int]] | None:
+    """A reference's open allocations, locked in the app's order with every level they draw on — levels (a kit
+    row's are its own and its components') first, then the allocations. Returns (levels by (product,
+    warehouse), allocations by pk, the pks of kit rows), or None when the reference has nothing open."""
     rows = list(
         Allocation.objects.filter(merchant_id=mid, reference=reference, status=OPEN).values_list(
             "pk", "product_id", "warehouse_id", "parent_id"
         )
     )
     if not rows:
-        return 0
+        return None
     parent_ids = {r[3] for r in rows if r[3]}
-    from inventory.services.kits import _fill_prebuilt, _kit_level_pairs, _release_prebuilt
+    from inventory.services.kits import _kit_level_pairs
 
     kit_pairs = _kit_level_pairs(mid, [(r[1], r[2]) for r in rows if r[0] in parent_ids])
     levels = lock_levels(
         merchant_id=mid, pairs=[*[(r[1], r[2]) for r in rows if r[0] not in parent_ids], *kit_pairs]
     )
     allocs = {a.pk: a for a in lock_allocations(r[0] for r in rows)}
+    return levels, allocs, parent_ids
+
+
+@retry_on_deadlock
+def _stock_release_locked(*, merchant, reference: str, quantity: int | None = None) -> int:
+    if quantity is not None and quantity <= 0:
+        raise ValueError("quantity must be positive")
+    mid = _mid(merchant)
+    locked = _lock_reference(mid, reference)
+    if locked is None:
+        return 0
+    levels, allocs, parent_ids = locked
+    from inventory.services.kits import _fill_prebuilt, _release_prebuilt
+
     fx = _Effects(mid)
     kit_refill: set[tuple[int, int]] = set()
     remaining = quantity
