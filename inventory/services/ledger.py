@@ -190,6 +190,49 @@ def _movement(
     )
 
 
+def _quant_transfer(
+    *,
+    merchant_id: int,
+    product: Product,
+    warehouse_id: int,
+    from_location: Location,
+    to_location: Location,
+    quantity: int,
+    lot: str | None,
+    type: str,
+    reason: str = "",
+    reference: str = "",
+) -> list[StockMovement]:
+    """``quantity`` units taken from one location's quants (``_quant_take``: the lot asked for, or lot by lot
+    as it picks them) and put on another's, with one ledger movement per lot moved."""
+    movements = []
+    for lot_, exp, taken in _quant_take(product=product, location=from_location, quantity=quantity, lot=lot):
+        _quant_add(
+            merchant_id=merchant_id,
+            product_id=product.pk,
+            location=to_location,
+            lot=lot_,
+            expires_on=exp,
+            quantity=taken,
+        )
+        movements.append(
+            _movement(
+                merchant_id=merchant_id,
+                type=type,
+                product_id=product.pk,
+                warehouse_id=warehouse_id,
+                quantity=taken,
+                from_location=from_location,
+                to_location=to_location,
+                lot=lot_,
+                expires_on=exp,
+                reason=reason,
+                reference=reference,
+            )
+        )
+    return movements
+
+
 def _quant_add(
     *, merchant_id: int, product_id: int, location: Location, lot: str, expires_on: date | None, quantity: int
 ) -> None:

@@ -29,6 +29,7 @@ from inventory.services.ledger import (
     _movement,
     _quant_add,
     _quant_take,
+    _quant_transfer,
     _save_alloc,
     quarantine_location,
     receiving_location,
@@ -137,32 +138,18 @@ def stock_move(
         _level_add(
             merchant_id=mid, product_id=product.pk, warehouse_id=wid, on_hand=quantity, quarantined=-quantity
         )
-    pieces = _quant_take(product=product, location=from_location, quantity=quantity, lot=lot)
-    movements = []
-    for lot_, exp, taken in pieces:
-        _quant_add(
-            merchant_id=mid,
-            product_id=product.pk,
-            location=to_location,
-            lot=lot_,
-            expires_on=exp,
-            quantity=taken,
-        )
-        movements.append(
-            _movement(
-                merchant_id=mid,
-                type=movement_type,
-                product_id=product.pk,
-                warehouse_id=wid,
-                quantity=taken,
-                from_location=from_location,
-                to_location=to_location,
-                lot=lot_,
-                expires_on=exp,
-                reason=reason,
-                reference=reference,
-            )
-        )
+    movements = _quant_transfer(
+        merchant_id=mid,
+        product=product,
+        warehouse_id=wid,
+        from_location=from_location,
+        to_location=to_location,
+        quantity=quantity,
+        lot=lot,
+        type=movement_type,
+        reason=reason,
+        reference=reference,
+    )
     if not from_location.sellable and to_location.sellable:
         _fill_freed(mid=mid, product=product, warehouse_id=wid, fx=fx)
         fx.touch(product, wid)

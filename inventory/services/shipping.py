@@ -25,8 +25,8 @@ from inventory.services.ledger import (
     _Effects,
     _mid,
     _movement,
-    _quant_add,
     _quant_take,
+    _quant_transfer,
     _save_alloc,
     packing_location,
 )
@@ -117,29 +117,17 @@ def _pick_units(
             raise InsufficientStock(f"Fewer than {quantity} of {product.sku} on the shelves.")
     movements = []
     for src, n in sources:
-        for lot_, exp, taken in _quant_take(product=product, location=src, quantity=n, lot=lot):
-            _quant_add(
-                merchant_id=mid,
-                product_id=product.pk,
-                location=packing,
-                lot=lot_,
-                expires_on=exp,
-                quantity=taken,
-            )
-            movements.append(
-                _movement(
-                    merchant_id=mid,
-                    type=MT.PICK,
-                    product_id=product.pk,
-                    warehouse_id=wid,
-                    quantity=taken,
-                    from_location=src,
-                    to_location=packing,
-                    lot=lot_,
-                    expires_on=exp,
-                    reference=reference,
-                )
-            )
+        movements += _quant_transfer(
+            merchant_id=mid,
+            product=product,
+            warehouse_id=wid,
+            from_location=src,
+            to_location=packing,
+            quantity=n,
+            lot=lot,
+            type=MT.PICK,
+            reference=reference,
+        )
     alloc.picked += quantity
     _save_alloc(alloc, "picked")
     return movements

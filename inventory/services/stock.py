@@ -34,9 +34,7 @@ from inventory.services.ledger import (
     _free,
     _low_stock_check,
     _mid,
-    _movement,
-    _quant_add,
-    _quant_take,
+    _quant_transfer,
     _save_alloc,
     packing_location,
     receiving_location,
@@ -450,28 +448,18 @@ def _unpick(mid: int, alloc: Allocation, quantity: int) -> None:
     for lot, (n, origin_id) in _in_packing(mid, alloc.reference, alloc.product_id).items():
         take = min(need, n)
         origin = Location.objects.get(pk=origin_id) if origin_id else receiving_location(alloc.warehouse_id)
-        for lot_, exp, taken in _quant_take(product=product, location=packing, quantity=take, lot=lot):
-            _quant_add(
-                merchant_id=mid,
-                product_id=product.pk,
-                location=origin,
-                lot=lot_,
-                expires_on=exp,
-                quantity=taken,
-            )
-            _movement(
-                merchant_id=mid,
-                type=MT.MOVE,
-                product_id=product.pk,
-                warehouse_id=alloc.warehouse_id,
-                quantity=taken,
-                from_location=packing,
-                to_location=origin,
-                lot=lot_,
-                expires_on=exp,
-                reason="released before shipping: back to stock",
-                reference=alloc.reference,
-            )
+        _quant_transfer(
+            merchant_id=mid,
+            product=product,
+            warehouse_id=alloc.warehouse_id,
+            from_location=packing,
+            to_location=origin,
+            quantity=take,
+            lot=lot,
+            type=MT.MOVE,
+            reason="released before shipping: back to stock",
+            reference=alloc.reference,
+        )
         need -= take
         if need <= 0:
             break
