@@ -148,9 +148,11 @@ _ROW_FIELDS: dict = {}
 
 
 def instances(model, rows: list[dict], pks: list[int]) -> list:
-    """The instances that rows just written by ``insert_rows`` are (each field not in its row at its default,
-    as ``Model(**row)`` would have it), built as the ORM builds rows it read — ``Model.from_db``, positional
-    values: ``Model.__init__``'s fast path, without its keyword handling per field."""
+    """The instances that rows just written by ``insert_rows`` are, as ``Model(**row)`` with its pk would have
+    them: each field not in its row at its default — so an ``auto_now``/``auto_now_add`` field the row does not
+    give is ``None`` here, not the time ``insert_rows`` wrote (give it in the rows when the instance needs it).
+    Built as the ORM builds rows it read — ``Model.from_db``, positional values: ``Model.__init__``'s fast
+    path, without its keyword handling per field."""
     fields = _ROW_FIELDS.get(model)
     if fields is None:
         fields = _ROW_FIELDS[model] = [

@@ -11,7 +11,7 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 
-from fulfil.bulk import bulk_update_rows, insert_rows, instances
+from fulfil.bulk import insert_rows, instances
 from orders.canonical import CanonicalOrder
 from orders.exceptions import InvalidOrder
 from orders.models import Order, OrderLine
@@ -84,9 +84,10 @@ def _import_prepared(merchant, prepared) -> list[tuple[Order | None, bool, dict]
                 source_hash=canonical_hash(cleaned),
             )
             fresh[key] = (cleaned, fields)
+    order_rows = [fields for _, fields in fresh.values()]
     with transaction.atomic():
-        pks = insert_rows(Order, [fields for _, fields in fresh.values()])
-    created = instances(Order, [fields for _, fields in fresh.values()], pks)
+        pks = insert_rows(Order, order_rows)
+    created = instances(Order, order_rows, pks)
     line_rows = []
     for (cleaned, _), pk in zip(fresh.values(), pks, strict=True):
         for i, line in enumerate(cleaned.lines):
@@ -243,4 +244,4 @@ def _process_batch(order_ids: list[int]) -> int:
     return len(orders)
 
 
-__all__ = ["InvalidOrder", "bulk_update_rows", "insert_rows", "order_import_many", "orders_process_batch"]
+__all__ = ["InvalidOrder", "order_import_many", "orders_process_batch"]
